@@ -1,0 +1,111 @@
+"""``create_app()``: the daemon's FastAPI application; stores and model open in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from tftmon import __version__
+from tftmon.api.errors import install_error_handlers
+from tftmon.api.routes import alerts, feed, metrics, predictions, servers, status
+from tftmon.api.state import AppState
+from tftmon.forecast import Forecaster
+from tftmon.forecast.baseline import BaselineForecaster
+from tftmon.instrumentation import DaemonMetrics
+from tftmon.schemas import METRICS
+from tftmon.service import InferenceService, inference_loop, retention_loop
+from tftmon.settings import Settings, load_settings
+from tftmon.store.fleet import FleetStore
+from tftmon.store.history import HistoryStore
+
+logger = logging.getLogger(__name__)
+
+
+def default_forecaster(settings: Settings) -> Forecaster:
+    """The forecaster served when none is injected."""
+    return BaselineForecaster(
+        settings.horizon_steps,
+        settings.step_seconds,
+        min_history_steps=settings.min_history_steps,
+        note="no TFT artifact is served yet: seasonal-naive baseline",
+    )
+
+
+def create_app(settings: Settings | None = None, *, forecaster: Forecaster | None = None) -> FastAPI:
+    """Build the daemon's app; nothing is opened until the lifespan starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        cfg = settings if settings is not None else load_settings()
+        cfg.require_auth_configured()
+        if not cfg.api_keys:
+            logger.warning("TFTMON_ALLOW_NO_AUTH=true: the API is open to anyone who can reach it")
+        history = HistoryStore(
+            cfg.db_path, METRICS, cfg.step_seconds, synchronous=cfg.db_synchronous
+        )
+        fleet = FleetStore(
+            history,
+            step_seconds=cfg.step_seconds,
+            encoder_steps=cfg.encoder_steps,
+            raw_samples=cfg.raw_samples_per_server,
+            min_history_steps=cfg.min_history_steps,
+            profile_rules=cfg.profile_rules,
+        )
+        restore_seconds = await run_in_threadpool(fleet.open)
+        metrics_ = DaemonMetrics()
+        service = InferenceService(
+            fleet, forecaster if forecaster is not None else default_forecaster(cfg), metrics_
+        )
+        state = AppState(
+            settings=cfg,
+            fleet=fleet,
+            service=service,
+            metrics=metrics_,
+            wake_inference=asyncio.Event(),
+            loop=asyncio.get_running_loop(),
+            restore_seconds=restore_seconds,
+        )
+        app.state.tftmon = state
+        tasks = [
+            asyncio.create_task(
+                inference_loop(
+                    service, cfg.inference_interval_s, cfg.inference_min_gap_s, state.wake_inference
+                ),
+                name="tftmon-inference",
+            ),
+            asyncio.create_task(
+                retention_loop(fleet, cfg.retention_days, cfg.bucket_retention_days),
+                name="tftmon-retention",
+            ),
+        ]
+        logger.info(
+            "tftmon %s serving %s forecasts for %d servers",
+            __version__, service.forecaster.info.model_type, len(fleet.names),
+        )  # fmt: skip
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            fleet.close()
+
+    app = FastAPI(
+        title="tftmon inference daemon",
+        version=__version__,
+        summary="Forecasts every metric of a server fleet 8 hours ahead, with risk and alerts.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(status.open_router)
+    for module in (feed, predictions, status, alerts, servers, metrics):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,82 @@
+"""Documents about the daemon itself: status, and predictions before the first cycle."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from tftmon.api.state import AppState
+from tftmon.schemas import ALERT_LEVELS, ModelInfo, ServerWarmup, StatusResponse
+
+
+def model_info(state: AppState) -> ModelInfo:
+    """The served forecaster."""
+    info = state.service.forecaster.info
+    return ModelInfo(
+        model_type=info.model_type,
+        model_version=info.version,
+        device=info.device,
+        horizon_steps=info.horizon_steps,
+        step_seconds=info.step_seconds,
+        quantiles=list(info.quantiles),
+        note=info.note,
+    )
+
+
+def status(state: AppState) -> StatusResponse:
+    """Warm-up per server and fleet, model, and inference state."""
+    need = state.fleet.min_history_steps
+    servers: dict[str, ServerWarmup] = {}
+    for name, steps, last_ms in state.fleet.warmup():
+        servers[name] = ServerWarmup(
+            history_steps=steps,
+            required_steps=need,
+            progress_percent=round(100.0 * min(steps, need) / need, 1),
+            is_ready=steps >= need,
+            last_seen=None if last_ms < 0 else datetime.fromtimestamp(last_ms / 1000, UTC),
+        )
+    tracked = len(servers)
+    ready = sum(s.is_ready for s in servers.values())
+    progress = sum(s.progress_percent for s in servers.values()) / tracked if tracked else 0.0
+    latest = state.service.latest
+    return StatusResponse(
+        status="empty" if tracked == 0 else ("ready" if ready == tracked else "warming_up"),
+        is_warmed_up=tracked > 0 and ready == tracked,
+        progress_percent=round(progress, 1),
+        servers_tracked=tracked,
+        servers_ready=ready,
+        model=model_info(state),
+        last_inference_time=latest.time if latest else None,
+        last_inference_ms=round(latest.inference_ms, 2) if latest else None,
+        inference_cycles=state.service.cycles,
+        last_inference_error=state.service.last_error,
+        records_ingested=state.fleet.records_total,
+        servers=servers,
+    )
+
+
+def empty_predictions(state: AppState) -> dict[str, Any]:
+    """The predictions document before the first inference cycle."""
+    info = state.service.forecaster.info
+    return {
+        "predictions": {},
+        "alerts": [],
+        "environment": {
+            "incident_probability_30m": 0.0,
+            "incident_probability_8h": 0.0,
+            "fleet_health": "healthy",
+            "high_risk_servers": 0,
+            "total_servers": 0,
+            "level_counts": dict.fromkeys(ALERT_LEVELS, 0),
+        },
+        "metadata": {
+            "model_type": info.model_type,
+            "model_version": info.version,
+            "prediction_time": None,
+            "horizon_steps": info.horizon_steps,
+            "step_seconds": info.step_seconds,
+            "quantiles": list(info.quantiles),
+            "device": info.device,
+            "inference_ms": None,
+        },
+    }

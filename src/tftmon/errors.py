@@ -1,0 +1,87 @@
+"""The one error hierarchy of tftmon, mapped to HTTP in ``api/errors.py``.
+
+::
+
+    TftmonError
+     ├── ConfigError            settings or files that make a process refuse to start
+     ├── StoreError             the history store could not read or write
+     └── RequestError           something a client sent or asked for (4xx)
+          ├── MalformedBodyError    body is not JSON, or not a list / {"records": [...]} (400/422)
+          ├── PayloadTooLargeError  too many records or bytes (413)
+          ├── NoValidRecordsError   a batch in which no record could be stored (422)
+          ├── AuthError             missing or unknown API key (401)
+          └── NotFoundError         an unknown server or resource (404)
+
+Every ``RequestError`` carries an HTTP status and a stable machine-readable ``code``;
+the API answers with ``{"detail": ..., "code": ...}`` plus any ``extra`` fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class TftmonError(Exception):
+    """Base class of every error tftmon raises on purpose."""
+
+
+class ConfigError(TftmonError):
+    """Invalid settings or files: the process refuses to start."""
+
+
+class StoreError(TftmonError):
+    """The history store failed to read or write."""
+
+
+class RequestError(TftmonError):
+    """A client error; the API maps it to ``status_code`` with ``code``."""
+
+    status_code: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra: dict[str, Any] = extra or {}
+
+
+class MalformedBodyError(RequestError):
+    """The request body is not valid JSON or not of an accepted shape."""
+
+    status_code = 400
+    code = "malformed_body"
+
+    def __init__(
+        self, detail: str, *, code: str = "malformed_body", status_code: int = 400
+    ) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.status_code = status_code
+
+
+class PayloadTooLargeError(RequestError):
+    """More records or bytes than the daemon accepts in one request."""
+
+    status_code = 413
+    code = "payload_too_large"
+
+
+class NoValidRecordsError(RequestError):
+    """No record of a batch could be stored; ``extra["rejected"]`` says why for each."""
+
+    status_code = 422
+    code = "no_valid_records"
+
+
+class AuthError(RequestError):
+    """A missing or unknown API key."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class NotFoundError(RequestError):
+    """An unknown server or resource."""
+
+    status_code = 404
+    code = "not_found"

@@ -1,0 +1,54 @@
+"""Forecasters: the ``Forecaster`` protocol and what every implementation returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from tftmon.store.window import WindowSnapshot
+
+DEFAULT_QUANTILES: tuple[float, ...] = (0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.98)
+
+
+@dataclass(frozen=True, slots=True)
+class ForecasterInfo:
+    """What a forecaster is; shown in ``/status`` and prediction metadata."""
+
+    model_type: str
+    version: str
+    device: str
+    quantiles: tuple[float, ...]
+    horizon_steps: int
+    step_seconds: int
+    min_history_steps: int
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastOutput:
+    """Quantile forecasts of a snapshot's servers.
+
+    Attributes:
+        quantiles: float32[S, H, M, Q]; step k (1-based) starts at ``end_bucket + k``;
+            NaN for a metric the server never reported.
+        model_type: per server, which model produced its forecast ("TFT" or "baseline").
+    """
+
+    quantiles: npt.NDArray[np.float32]
+    model_type: list[str] = field(default_factory=list)
+
+
+class Forecaster(Protocol):
+    """Anything that turns window snapshots into quantile forecasts."""
+
+    @property
+    def info(self) -> ForecasterInfo:
+        """Identity and shape of the forecasts."""
+        ...
+
+    def forecast(self, snapshot: WindowSnapshot) -> ForecastOutput:
+        """Forecast every server of ``snapshot`` in one batch."""
+        ...

@@ -1,0 +1,73 @@
+"""Prometheus instruments of the daemon, on an injectable registry (one per app)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+INFERENCE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+PerServerRows = list[tuple[str, float, float, float]]  # server, risk, p30m, p8h
+
+
+class DaemonMetrics:
+    """Every counter, gauge and histogram the daemon exports on ``/metrics``."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.records_accepted = Counter(
+            "tftmon_records_accepted", "Records stored by POST /feed", registry=r
+        )
+        self.records_duplicate = Counter(
+            "tftmon_records_duplicate", "Records already stored (idempotent re-sends)", registry=r
+        )
+        self.records_rejected = Counter(
+            "tftmon_records_rejected", "Records refused, by reason", ["reason"], registry=r
+        )
+        self.feed_requests = Counter(
+            "tftmon_feed_requests", "POST /feed requests, by HTTP status", ["status"], registry=r
+        )
+        self.inference_seconds = Histogram(
+            "tftmon_inference_seconds",
+            "Duration of one inference cycle over the whole fleet",
+            buckets=INFERENCE_BUCKETS,
+            registry=r,
+        )
+        self.inference_errors = Counter(
+            "tftmon_inference_errors", "Inference cycles that failed", registry=r
+        )
+        self.servers_tracked = Gauge("tftmon_servers_tracked", "Servers known", registry=r)
+        self.servers_ready = Gauge(
+            "tftmon_servers_ready", "Servers with the minimum history to forecast", registry=r
+        )
+        self.servers_served = Gauge(
+            "tftmon_servers_served", "Servers in the latest forecast, by model", ["model_type"],
+            registry=r,
+        )  # fmt: skip
+
+    def watch_servers(self, rows: Callable[[], PerServerRows]) -> None:
+        """Export per-server risk gauges read from ``rows()`` at scrape time."""
+        self.registry.register(_PerServerCollector(rows))
+
+
+class _PerServerCollector(Collector):  # type: ignore[misc]
+    def __init__(self, rows: Callable[[], PerServerRows]) -> None:
+        self._rows = rows
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        risk = GaugeMetricFamily("tftmon_server_risk_score", "Risk score 0-100", labels=["server"])
+        prob = GaugeMetricFamily(
+            "tftmon_server_incident_probability",
+            "Probability of crossing a critical threshold within the window",
+            labels=["server", "window"],
+        )
+        for server, score, p30, p8 in self._rows():
+            risk.add_metric([server], score)
+            prob.add_metric([server, "30m"], p30)
+            prob.add_metric([server, "8h"], p8)
+        yield risk
+        yield prob

@@ -1,0 +1,152 @@
+"""Pure builder of the ``/predictions/current`` document from forecasts and risk."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from tftmon.forecast import ForecasterInfo, ForecastOutput
+from tftmon.risk import WARNING, RiskAssessment, fleet_level, level_name
+from tftmon.schemas import ALERT_LEVELS, METRICS
+from tftmon.store.fleet import FleetSnapshot
+
+
+def quantile_label(level: float) -> str:
+    """``0.02`` → ``"p02"``, ``0.5`` → ``"p50"``."""
+    return f"p{round(level * 100):02d}"
+
+
+def iso(epoch_s: float) -> str:
+    """An epoch time as ISO 8601 UTC with ``Z``."""
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _nearest(levels: Sequence[float], target: float) -> int:
+    return int(np.abs(np.asarray(levels) - target).argmin())
+
+
+def _num(value: float) -> float | None:
+    return None if math.isnan(value) else round(float(value), 3)
+
+
+def build_predictions(
+    fleet: FleetSnapshot,
+    output: ForecastOutput,
+    risk: RiskAssessment,
+    warning: np.ndarray,
+    critical: np.ndarray,
+    info: ForecasterInfo,
+    *,
+    min_history_steps: int,
+    prediction_time: datetime,
+    inference_ms: float,
+) -> dict[str, Any]:
+    """The predictions document (see ``schemas.PredictionsResponse``)."""
+    windows = fleet.windows
+    step = windows.step_seconds
+    levels = info.quantiles
+    labels = [quantile_label(q) for q in levels]
+    i10, i50, i90 = (_nearest(levels, q) for q in (0.1, 0.5, 0.9))
+    q_all = np.round(output.quantiles.astype(np.float64), 3)
+    absent = np.isnan(q_all).all(axis=(1, 3))
+    hour_steps = max(1, min(info.horizon_steps, round(3600 / step)))
+    predictions: dict[str, Any] = {}
+    alerts: list[dict[str, Any]] = []
+    for i, name in enumerate(fleet.names):
+        history = int(windows.history_steps[i])
+        entry: dict[str, Any] = {
+            "forecast_start": iso((int(windows.end_bucket[i]) + 1) * step),
+            "profile": fleet.profiles[i],
+            "model_type": output.model_type[i],
+            "risk_score": round(float(risk.risk_score[i]), 1),
+            "alert": level_name(int(risk.level[i])),
+            "incident_probability": round(float(risk.incident_probability_8h[i]), 4),
+            "incident_probability_30m": round(float(risk.incident_probability_30m[i]), 4),
+            "incident_probability_8h": round(float(risk.incident_probability_8h[i]), 4),
+            "history_steps": history,
+            "warming_up": history < min_history_steps,
+        }
+        for j, metric in enumerate(METRICS):
+            if absent[i, j]:
+                continue
+            columns = q_all[i, :, j, :].T.tolist()
+            by_label = dict(zip(labels, columns, strict=True))
+            current = float(windows.current[i, j])
+            start = columns[i50][0] if math.isnan(current) else current
+            trend = (columns[i50][hour_steps - 1] - start) * 3600 / (hour_steps * step)
+            entry[metric] = {
+                "p10": columns[i10],
+                "p50": columns[i50],
+                "p90": columns[i90],
+                "current": _num(current),
+                "trend": round(trend, 4),
+                "quantiles": by_label,
+                "exceed_warning_8h": round(float(risk.p_warning_8h[i, j]), 4),
+                "exceed_critical_30m": round(float(risk.p_critical_30m[i, j]), 4),
+                "exceed_critical_8h": round(float(risk.p_critical_8h[i, j]), 4),
+            }
+            level = int(risk.metric_level[i, j])
+            if level >= WARNING:
+                alerts.append(_alert(name, metric, i, j, risk, warning, critical, columns[i50], step))
+        predictions[name] = entry
+    alerts.sort(key=lambda a: (-ALERT_LEVELS.index(a["level"]), -a["probability"], a["server"]))
+    counts = {lv: int((risk.level == code).sum()) for code, lv in enumerate(ALERT_LEVELS)}
+    n = len(fleet.names)
+    return {
+        "predictions": predictions,
+        "alerts": alerts,
+        "environment": {
+            "incident_probability_30m": round(float(risk.incident_probability_30m.mean()), 4)
+            if n
+            else 0.0,
+            "incident_probability_8h": round(float(risk.incident_probability_8h.mean()), 4)
+            if n
+            else 0.0,
+            "fleet_health": fleet_level(risk.level),
+            "high_risk_servers": int((risk.level >= WARNING).sum()),
+            "total_servers": n,
+            "level_counts": counts,
+        },
+        "metadata": {
+            "model_type": info.model_type,
+            "model_version": info.version,
+            "prediction_time": prediction_time.isoformat().replace("+00:00", "Z"),
+            "horizon_steps": info.horizon_steps,
+            "step_seconds": step,
+            "quantiles": list(levels),
+            "device": info.device,
+            "inference_ms": round(inference_ms, 2),
+        },
+    }
+
+
+def _alert(
+    server: str,
+    metric: str,
+    i: int,
+    j: int,
+    risk: RiskAssessment,
+    warning: np.ndarray,
+    critical: np.ndarray,
+    median: list[float],
+    step: int,
+) -> dict[str, Any]:
+    level = level_name(int(risk.metric_level[i, j]))
+    is_critical = level == "critical" or risk.p_critical_8h[i, j] >= 0.5
+    threshold = float(critical[i, j] if is_critical else warning[i, j])
+    probability = float(risk.p_critical_8h[i, j] if is_critical else risk.p_warning_8h[i, j])
+    first = int(risk.first_critical_step[i, j] if is_critical else risk.first_warning_step[i, j])
+    return {
+        "server": server,
+        "metric": metric,
+        "level": level,
+        "severity": level,
+        "probability": round(probability, 4),
+        "predicted_value": round(max(median), 3),
+        "threshold": threshold,
+        "minutes_ahead": (first - 1) * step // 60 if first > 0 else None,
+    }

@@ -1,0 +1,304 @@
+"""The data contract: metrics, states, profiles, and the API's inbound and outbound models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """One forecast metric: its contract name, unit and valid range."""
+
+    name: str
+    unit: str
+    lower: float
+    upper: float | None
+    description: str
+
+
+# The metric list is declared once here; models record it in their metadata.
+METRIC_SPECS: Final[tuple[MetricSpec, ...]] = (
+    MetricSpec("cpu_pct", "%", 0.0, 100.0, "CPU utilisation, percent of all cores"),
+    MetricSpec("mem_pct", "%", 0.0, 100.0, "memory in use, percent of total"),
+    MetricSpec("disk_io_mb_s", "MB/s", 0.0, None, "disk read + write throughput"),
+    MetricSpec("latency_ms", "ms", 0.0, None, "service or probe latency"),
+)
+METRICS: Final[tuple[str, ...]] = tuple(spec.name for spec in METRIC_SPECS)
+
+STATES: Final[tuple[str, ...]] = (
+    "healthy",
+    "heavy_load",
+    "critical_issue",
+    "idle",
+    "maintenance",
+    "morning_spike",
+    "offline",
+    "recovery",
+)
+State = Literal[
+    "healthy",
+    "heavy_load",
+    "critical_issue",
+    "idle",
+    "maintenance",
+    "morning_spike",
+    "offline",
+    "recovery",
+]
+
+DEFAULT_PROFILE: Final = "generic"
+DEFAULT_PROFILE_RULES: Final[dict[str, str]] = {
+    "ppml": "ml_compute",
+    "ppdb": "database",
+    "ppweb": "web_api",
+    "ppcon": "conductor",
+    "ppetl": "data_ingest",
+    "pprisk": "risk_analytics",
+}
+SERVER_NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+PROFILE_PATTERN: Final = r"^[a-z][a-z0-9_]{0,63}$"
+
+AlertLevel = Literal["healthy", "watch", "warning", "critical"]
+ALERT_LEVELS: Final[tuple[str, ...]] = ("healthy", "watch", "warning", "critical")
+
+
+def profile_for(server_name: str, rules: dict[str, str]) -> str:
+    """Derive a server's profile from its name: the longest matching prefix rule wins."""
+    lowered = server_name.lower()
+    best = ""
+    profile = DEFAULT_PROFILE
+    for prefix, name in rules.items():
+        if len(prefix) > len(best) and lowered.startswith(prefix.lower()):
+            best, profile = prefix, name
+    return profile
+
+
+def _metric_field(spec: MetricSpec) -> Any:
+    return Field(
+        default=None,
+        strict=True,
+        ge=spec.lower,
+        le=spec.upper,
+        allow_inf_nan=False,
+        description=f"{spec.description} ({spec.unit})",
+    )
+
+
+class MetricRecord(BaseModel):
+    """One sample of one server, as sent to ``POST /feed``.
+
+    Unknown fields are ignored, so richer source documents can be sent as they are.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    timestamp: datetime = Field(
+        description="ISO 8601; 'Z' or an offset; naive means UTC. Epoch seconds also accepted."
+    )
+    server_name: Annotated[str, Field(strict=True, pattern=SERVER_NAME_PATTERN)]
+    cpu_pct: float | None = _metric_field(METRIC_SPECS[0])
+    mem_pct: float | None = _metric_field(METRIC_SPECS[1])
+    disk_io_mb_s: float | None = _metric_field(METRIC_SPECS[2])
+    latency_ms: float | None = _metric_field(METRIC_SPECS[3])
+    state: State | None = None
+    profile: Annotated[str, Field(strict=True, pattern=PROFILE_PATTERN)] | None = None
+
+    @field_validator("timestamp")
+    @classmethod
+    def _as_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _needs_a_metric(self) -> MetricRecord:
+        if all(getattr(self, name) is None for name in METRICS):
+            raise ValueError(f"a record needs at least one metric of {', '.join(METRICS)}")
+        return self
+
+
+# ---------------------------------------------------------------- outbound: /feed
+
+
+class FieldError(BaseModel):
+    """Why one field of one record was refused."""
+
+    field: str = Field(description="the field, e.g. 'cpu_pct'; '' for the record as a whole")
+    reason: str = Field(description="a stable code, e.g. 'out_of_range', 'late', 'future'")
+    message: str
+
+
+class RejectedRecord(BaseModel):
+    """A record of a batch that was not stored, by its index in the batch."""
+
+    index: int
+    server_name: str | None
+    errors: list[FieldError]
+
+
+class FeedResponse(BaseModel):
+    """The answer to ``POST /feed``: what was stored, what was already stored, what not."""
+
+    accepted: int
+    duplicates: int
+    rejected: list[RejectedRecord]
+    servers_tracked: int
+    servers_ready: int
+    warmup_complete: bool
+
+
+class ErrorResponse(BaseModel):
+    """The shape of every error answer."""
+
+    detail: str
+    code: str
+
+
+# ---------------------------------------------------------------- outbound: status, health
+
+
+class ServerWarmup(BaseModel):
+    """Warm-up of one server: closed model steps held against the minimum needed."""
+
+    history_steps: int
+    required_steps: int
+    progress_percent: float
+    is_ready: bool
+    last_seen: datetime | None
+
+
+class ModelInfo(BaseModel):
+    """The forecaster the daemon serves."""
+
+    model_type: str
+    model_version: str
+    device: str
+    horizon_steps: int
+    step_seconds: int
+    quantiles: list[float]
+    note: str | None = None
+
+
+class StatusResponse(BaseModel):
+    """``GET /status``: warm-up, model and inference state."""
+
+    status: Literal["warming_up", "ready", "empty"]
+    is_warmed_up: bool
+    progress_percent: float
+    servers_tracked: int
+    servers_ready: int
+    model: ModelInfo
+    last_inference_time: datetime | None
+    last_inference_ms: float | None
+    inference_cycles: int
+    last_inference_error: str | None
+    records_ingested: int
+    servers: dict[str, ServerWarmup]
+
+
+class HealthResponse(BaseModel):
+    """``GET /health``: liveness, open to all."""
+
+    status: Literal["ok"]
+    forecaster_loaded: bool
+    model_type: str
+    version: str
+
+
+# ---------------------------------------------------------------- outbound: predictions
+
+
+class MetricForecast(BaseModel):
+    """One metric's forecast for one server; list index k-1 is step k."""
+
+    p10: list[float]
+    p50: list[float]
+    p90: list[float]
+    current: float | None
+    trend: float = Field(description="change of the median per hour over the first hour")
+    quantiles: dict[str, list[float]] = Field(description="every quantile, e.g. 'p02'")
+    exceed_warning_8h: float
+    exceed_critical_30m: float
+    exceed_critical_8h: float
+
+
+class Alert(BaseModel):
+    """A predicted or current threshold crossing for one server and metric."""
+
+    server: str
+    metric: str
+    level: AlertLevel
+    severity: AlertLevel = Field(description="same as level (kept for older consumers)")
+    probability: float
+    predicted_value: float
+    threshold: float
+    minutes_ahead: int | None
+
+
+class Environment(BaseModel):
+    """Fleet-wide summary."""
+
+    incident_probability_30m: float
+    incident_probability_8h: float
+    fleet_health: AlertLevel
+    high_risk_servers: int
+    total_servers: int
+    level_counts: dict[str, int]
+
+
+class PredictionsMetadata(BaseModel):
+    """What produced the predictions and when."""
+
+    model_type: str
+    model_version: str
+    prediction_time: datetime | None
+    horizon_steps: int
+    step_seconds: int
+    quantiles: list[float]
+    device: str
+    inference_ms: float | None
+
+
+class ServerPrediction(BaseModel):
+    """Forecasts and risk of one server (metrics it never reported are absent)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    forecast_start: datetime
+    profile: str
+    model_type: str
+    risk_score: float
+    alert: AlertLevel
+    incident_probability: float
+    incident_probability_30m: float
+    incident_probability_8h: float
+    history_steps: int
+    warming_up: bool
+
+
+class PredictionsResponse(BaseModel):
+    """``GET /predictions/current``: the latest cached result of the inference loop.
+
+    ``predictions.<server>`` holds ``ServerPrediction`` fields plus one ``MetricForecast``
+    per metric the server reports, keyed by metric name.
+    """
+
+    predictions: dict[str, dict[str, Any]]
+    alerts: list[Alert]
+    environment: Environment
+    metadata: PredictionsMetadata
+
+
+class ServerHistoryResponse(BaseModel):
+    """``GET /servers/{name}/history``."""
+
+    server_name: str
+    profile: str
+    step_seconds: int
+    metrics: list[str]
+    timestamps: list[datetime]
+    values: dict[str, list[float | None]]

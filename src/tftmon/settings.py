@@ -1,0 +1,111 @@
+"""Typed settings of the daemon process (``TFTMON_*`` variables and ``.env``), validated at start."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from tftmon.errors import ConfigError
+from tftmon.schemas import DEFAULT_PROFILE_RULES
+
+
+def _split_keys(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Settings of ``tft_inference_daemon.py``; every field is ``TFTMON_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TFTMON_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    data_dir: Path = Path("data")
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    allow_no_auth: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    step_seconds: int = Field(300, ge=1, le=86400)
+    encoder_steps: int = Field(288, ge=8, le=10000)
+    horizon_steps: int = Field(96, ge=1, le=2000)
+    min_history_steps: int = Field(6, ge=1)
+    raw_samples_per_server: int = Field(64, ge=1, le=100000)
+
+    max_batch: int = Field(10_000, ge=1)
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    max_future_seconds: float = Field(300.0, ge=0)
+
+    inference_interval_s: float = Field(30.0, gt=0)
+    inference_min_gap_s: float = Field(2.0, ge=0)
+    inference_threads: int = Field(2, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    retention_days: float = Field(30.0, gt=0)
+    bucket_retention_days: float = Field(400.0, gt=0)
+    db_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+
+    profile_rules: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_PROFILE_RULES))
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _parse_keys(cls, value: object) -> object:
+        return _split_keys(value)
+
+    @field_validator("profile_rules", mode="before")
+    @classmethod
+    def _parse_rules(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"profile_rules must be a JSON object: {exc}") from exc
+        return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_long_enough(cls, value: list[str]) -> list[str]:
+        short = [key for key in value if len(key) < 16]
+        if short:
+            raise ValueError("every API key needs at least 16 characters (use generate_api_key.py)")
+        return value
+
+    @model_validator(mode="after")
+    def _check_windows(self) -> Settings:
+        if self.min_history_steps > self.encoder_steps:
+            raise ValueError("min_history_steps cannot exceed encoder_steps")
+        return self
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite history file."""
+        return self.data_dir / "history.sqlite3"
+
+    def require_auth_configured(self) -> None:
+        """Refuse to serve without a key unless running open was asked for explicitly."""
+        if not self.api_keys and not self.allow_no_auth:
+            raise ConfigError(
+                "no API key configured: run `python generate_api_key.py` (writes TFTMON_API_KEYS "
+                "to .env) or set TFTMON_ALLOW_NO_AUTH=true for local development only"
+            )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment and ``.env``; invalid values are a ``ConfigError``."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"TFTMON_{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from exc

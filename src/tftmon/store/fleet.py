@@ -1,0 +1,244 @@
+"""The fleet's state: server registry, durable history and rolling windows behind one lock."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tftmon.schemas import METRICS, profile_for
+from tftmon.store.columns import BucketColumns, SampleColumns
+from tftmon.store.history import HistoryStore, ServerRow
+from tftmon.store.window import NONE, WindowSnapshot, WindowStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class NewSamples:
+    """Validated records as columns, before server ids are assigned.
+
+    ``origin[i]`` is the index of row i in the request, for error reports.
+    """
+
+    origin: np.ndarray
+    names: list[str]
+    profiles: list[str | None]
+    ts_ms: np.ndarray
+    values: np.ndarray
+    state: np.ndarray
+
+
+@dataclass(slots=True)
+class AppendResult:
+    """What an append did: counts, refused rows by request index, and buckets closed."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    late: list[int] = field(default_factory=list)
+    closed_buckets: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSnapshot:
+    """Windows of the servers that hold data, with their names and profiles."""
+
+    windows: WindowSnapshot
+    names: list[str]
+    profiles: list[str]
+
+
+class FleetStore:
+    """Owns the server registry, history store and windows; thread-safe."""
+
+    def __init__(
+        self,
+        history: HistoryStore,
+        *,
+        step_seconds: int,
+        encoder_steps: int,
+        raw_samples: int,
+        min_history_steps: int,
+        profile_rules: Mapping[str, str],
+    ) -> None:
+        self.history = history
+        self.metrics = METRICS
+        self.min_history_steps = min_history_steps
+        self.profile_rules = dict(profile_rules)
+        self.window = WindowStore(len(METRICS), step_seconds, encoder_steps, raw_samples)
+        self.names: list[str] = []
+        self.profiles: list[str] = []
+        self._index: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.records_total = 0
+
+    # ------------------------------------------------------------------ start-up
+
+    def open(self) -> float:
+        """Open the history store and rebuild every window from it; returns seconds taken."""
+        started = time.perf_counter()
+        self.history.open()
+        with self.lock:
+            self._restore()
+        took = time.perf_counter() - started
+        logger.info(
+            "restored %d servers (%d ready) from %s in %.2f s",
+            len(self.names), self.servers_ready(), self.history.path, took,
+        )  # fmt: skip
+        return took
+
+    def close(self) -> None:
+        """Close the history store."""
+        self.history.close()
+
+    def _restore(self) -> None:
+        rows = self.history.servers()
+        if not rows:
+            return
+        ids = self.window.add_servers(len(rows))
+        if not np.array_equal(ids, [r.server_id for r in rows]):
+            raise RuntimeError("server ids in the history store are not contiguous")
+        for row in rows:
+            self._index[row.name] = row.server_id
+            self.names.append(row.name)
+            self.profiles.append(row.profile)
+        length = self.window.encoder_steps
+        last = self.history.last_buckets()
+        parts = [self.history.read_buckets(sid, b - length + 1, b) for sid, b in last.items()]
+        if parts:
+            self.window.restore_closed(
+                BucketColumns(
+                    np.concatenate([p.server for p in parts]),
+                    np.concatenate([p.bucket for p in parts]),
+                    np.concatenate([p.mean for p in parts]),
+                    np.concatenate([p.count for p in parts]),
+                )
+            )
+        step_ms = self.window.step_ms
+        far = np.iinfo(np.int64).max
+        raw_n = self.window.raw_samples
+        for row in rows:
+            sid = row.server_id
+            open_from = (last[sid] + 1) * step_ms if sid in last else 0
+            recent = self.history.read_samples(sid, 0, far, newest_first_limit=raw_n)
+            if len(recent) and recent.ts_ms[0] >= open_from:
+                recent = self.history.read_samples(sid, open_from, far)
+            in_open = recent.ts_ms >= open_from
+            self.window.append_raw(recent.take(~in_open))
+            self.window.apply(self.window.plan(recent.take(in_open)))
+        self.records_total = self.history.count_samples()
+
+    # ------------------------------------------------------------------ ingest
+
+    def append(self, batch: NewSamples) -> AppendResult:
+        """Store new samples durably, then add them to the windows.
+
+        Duplicates (already stored, or repeated within the batch) are counted, not stored;
+        samples of a bucket already closed are returned in ``late``.
+        """
+        result = AppendResult()
+        if len(batch.names) == 0:
+            return result
+        with self.lock:
+            server = self._server_ids(batch.names, batch.profiles)
+            cols = SampleColumns(server, batch.ts_ms, batch.values, batch.state)
+            order = np.lexsort((cols.ts_ms, cols.server))
+            cols, origin = cols.take(order), batch.origin[order]
+            repeat = np.zeros(len(cols), dtype=bool)
+            repeat[1:] = (cols.server[1:] == cols.server[:-1]) & (cols.ts_ms[1:] == cols.ts_ms[:-1])
+            known = ~repeat & (cols.ts_ms <= self.window.last_ts[cols.server])
+            stored = np.zeros(len(cols), dtype=bool)
+            if known.any():
+                stored[known] = self.history.existing(cols.server[known], cols.ts_ms[known])
+            duplicate = repeat | stored
+            bucket = cols.ts_ms // self.window.step_ms
+            late = ~duplicate & (bucket < self.window.accepting_from(cols.server))
+            keep = ~duplicate & ~late
+            fresh = cols.take(keep)
+            update = self.window.plan(fresh)
+            self.history.write(fresh, update.closed)
+            self.window.apply(update)
+            self.records_total += len(fresh)
+        result.accepted = len(fresh)
+        result.duplicates = int(duplicate.sum())
+        result.late = sorted(origin[late].tolist())
+        result.closed_buckets = len(update.closed)
+        return result
+
+    def _server_ids(self, names: Sequence[str], profiles: Sequence[str | None]) -> np.ndarray:
+        new_rows: list[ServerRow] = []
+        changed: dict[int, str] = {}
+        ids = np.empty(len(names), dtype=np.int64)
+        for i, (name, profile) in enumerate(zip(names, profiles, strict=True)):
+            sid = self._index.get(name)
+            if sid is None:
+                sid = int(self.window.add_servers(1)[0])
+                self._index[name] = sid
+                self.names.append(name)
+                self.profiles.append(profile or profile_for(name, self.profile_rules))
+                new_rows.append(ServerRow(sid, name, self.profiles[sid]))
+            elif profile is not None and profile != self.profiles[sid]:
+                self.profiles[sid] = profile
+                changed[sid] = profile
+            ids[i] = sid
+        if new_rows:
+            self.history.add_servers(new_rows)
+        if changed:
+            self.history.update_profiles(list(changed.items()))
+        return ids
+
+    # ------------------------------------------------------------------ reads
+
+    def servers_ready(self) -> int:
+        """Servers holding at least the minimum history."""
+        return int((self.window.history_steps() >= self.min_history_steps).sum())
+
+    def server_id(self, name: str) -> int | None:
+        """The id of a known server."""
+        return self._index.get(name)
+
+    def snapshot(self) -> FleetSnapshot:
+        """Copy the windows of every server that holds data."""
+        with self.lock:
+            windows = self.window.snapshot()
+            ids = windows.server.tolist()
+            return FleetSnapshot(
+                windows, [self.names[i] for i in ids], [self.profiles[i] for i in ids]
+            )
+
+    def warmup(self) -> list[tuple[str, int, int]]:
+        """Per server: name, closed steps held, newest sample time (ms, -1 if none)."""
+        with self.lock:
+            steps = self.window.history_steps().tolist()
+            last = self.window.last_ts[: self.window.size].tolist()
+            return list(zip(self.names, steps, last, strict=True))
+
+    def bucket_history(
+        self, server_id: int, hours: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Bucket start times (epoch s) and means ([T, M]) of one server's last ``hours``.
+
+        The open (still filling) bucket comes last, with its partial means.
+        """
+        step_ms = self.window.step_ms
+        with self.lock:
+            last_ts = int(self.window.last_ts[server_id])
+            open_b = int(self.window.open_bucket[server_id])
+            o_sum = self.window.open_sum[server_id].copy()
+            o_cnt = self.window.open_count[server_id].copy()
+        if last_ts == NONE:
+            return np.empty(0, np.int64), np.empty((0, len(self.metrics)))
+        first = (last_ts - int(hours * 3_600_000)) // step_ms
+        rows = self.history.read_buckets(server_id, first)
+        times = rows.bucket * (step_ms // 1000)
+        values = rows.mean
+        if open_b != NONE and (len(rows) == 0 or open_b > rows.bucket[-1]):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                partial = np.where(o_cnt > 0, o_sum / np.maximum(o_cnt, 1), np.nan)
+            times = np.append(times, open_b * (step_ms // 1000))
+            values = np.vstack([values, partial[None, :]])
+        return times, values

@@ -1,0 +1,316 @@
+"""Durable sample history in one SQLite file (WAL): append, range reads, retention, restore.
+
+Two tiers: raw samples (``samples``, kept ``retention_days``) and closed model-step
+buckets (``buckets``, kept ``bucket_retention_days``; what windows are restored from and
+what training reads). A batch and the buckets it closes are committed in one transaction
+before ``/feed`` answers, so an acknowledged record survives a crash of the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tftmon.errors import ConfigError, StoreError
+from tftmon.store.columns import NO_STATE, BucketColumns, Int64Array, SampleColumns
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ServerRow:
+    """A known server."""
+
+    server_id: int
+    name: str
+    profile: str
+
+
+class HistoryStore:
+    """The SQLite history store; safe to call from several threads (one writer at a time)."""
+
+    def __init__(
+        self,
+        path: Path,
+        metrics: Sequence[str],
+        step_seconds: int,
+        *,
+        synchronous: str = "FULL",
+    ) -> None:
+        self.path = path
+        self.metrics = tuple(metrics)
+        self.step_ms = step_seconds * 1000
+        self._synchronous = synchronous
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        cols = ", ".join(self.metrics)
+        marks = ", ".join("?" for _ in self.metrics)
+        self._insert_sample = (
+            f"INSERT OR IGNORE INTO samples (server_id, ts_ms, {cols}, state) "
+            f"VALUES (?, ?, {marks}, ?)"
+        )
+        self._insert_bucket = (
+            f"INSERT OR REPLACE INTO buckets (server_id, bucket, {cols}, n) "
+            f"VALUES (?, ?, {marks}, ?)"
+        )
+        self._cols = cols
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def open(self) -> None:
+        """Open (creating if needed) the database file and check it matches our settings."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute("PRAGMA cache_size=-65536")
+        metric_cols = ", ".join(f"{m} REAL" for m in self.metrics)
+        conn.executescript(
+            f"""
+            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS servers (
+                server_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, profile TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS samples (
+                server_id INTEGER NOT NULL, ts_ms INTEGER NOT NULL, {metric_cols}, state INTEGER,
+                PRIMARY KEY (server_id, ts_ms)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS buckets (
+                server_id INTEGER NOT NULL, bucket INTEGER NOT NULL, {metric_cols},
+                n INTEGER NOT NULL, PRIMARY KEY (server_id, bucket)) WITHOUT ROWID;
+            """
+        )
+        self._conn = conn
+        self._check_meta()
+
+    def close(self) -> None:
+        """Checkpoint and close the database."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _check_meta(self) -> None:
+        wanted = {
+            "schema_version": str(SCHEMA_VERSION),
+            "step_seconds": str(self.step_ms // 1000),
+            "metrics": ",".join(self.metrics),
+        }
+        conn = self._connection()
+        stored = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        for key, value in wanted.items():
+            if key not in stored:
+                conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
+            elif stored[key] != value:
+                raise ConfigError(
+                    f"{self.path} was written with {key}={stored[key]!r} but this daemon runs "
+                    f"with {value!r}; use another TFTMON_DATA_DIR or the original setting"
+                )
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError("history store is not open")
+        return self._conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StoreError(f"history store write failed: {exc}") from exc
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        with self._lock:
+            try:
+                return self._connection().execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"history store read failed: {exc}") from exc
+
+    # ------------------------------------------------------------------ writes
+
+    def add_servers(self, rows: Sequence[ServerRow]) -> None:
+        """Register new servers (committed at once)."""
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO servers (server_id, name, profile) VALUES (?, ?, ?)",
+                [(r.server_id, r.name, r.profile) for r in rows],
+            )
+
+    def update_profiles(self, changes: Sequence[tuple[int, str]]) -> None:
+        """Record profiles that records stated explicitly."""
+        with self._transaction() as conn:
+            conn.executemany(
+                "UPDATE servers SET profile = ? WHERE server_id = ?",
+                [(profile, sid) for sid, profile in changes],
+            )
+
+    def write(self, samples: SampleColumns, buckets: BucketColumns) -> None:
+        """Store samples and the buckets they closed in one durable transaction."""
+        sample_rows = list(
+            zip(
+                samples.server.tolist(),
+                samples.ts_ms.tolist(),
+                *samples.values.T.tolist(),
+                [None if s == NO_STATE else s for s in samples.state.tolist()],
+                strict=True,
+            )
+        )
+        bucket_rows = list(
+            zip(
+                buckets.server.tolist(),
+                buckets.bucket.tolist(),
+                *buckets.mean.T.tolist(),
+                buckets.count.tolist(),
+                strict=True,
+            )
+        )
+        with self._transaction() as conn:
+            if sample_rows:
+                conn.executemany(self._insert_sample, sample_rows)
+            if bucket_rows:
+                conn.executemany(self._insert_bucket, bucket_rows)
+
+    def prune(self, newest_ts_ms: int, retention_days: float, bucket_retention_days: float) -> int:
+        """Delete raw samples and buckets older than their retention; returns rows deleted.
+
+        Retention counts back from the newest stored timestamp, not the wall clock, so
+        replayed or accelerated data is not pruned by mistake.
+        """
+        raw_cutoff = newest_ts_ms - int(retention_days * 86_400_000)
+        bucket_cutoff = (newest_ts_ms - int(bucket_retention_days * 86_400_000)) // self.step_ms
+        ids = [int(str(r[0])) for r in self._query("SELECT server_id FROM servers")]
+        deleted = 0
+        with self._transaction() as conn:
+            for sid in ids:
+                deleted += conn.execute(
+                    "DELETE FROM samples WHERE server_id = ? AND ts_ms < ?", (sid, raw_cutoff)
+                ).rowcount
+                deleted += conn.execute(
+                    "DELETE FROM buckets WHERE server_id = ? AND bucket < ?", (sid, bucket_cutoff)
+                ).rowcount
+        if deleted:
+            logger.info("retention: pruned %d rows older than their retention", deleted)
+        return deleted
+
+    # ------------------------------------------------------------------ reads
+
+    def servers(self) -> list[ServerRow]:
+        """Every known server, by id."""
+        rows = self._query("SELECT server_id, name, profile FROM servers ORDER BY server_id")
+        return [ServerRow(int(str(r[0])), str(r[1]), str(r[2])) for r in rows]
+
+    def existing(self, server: Int64Array, ts_ms: Int64Array) -> np.ndarray:
+        """For each (server, ts_ms) pair, whether a sample is stored (bool[n])."""
+        out = np.zeros(server.shape[0], dtype=bool)
+        with self._lock:
+            conn = self._connection()
+            for i, (sid, ts) in enumerate(zip(server.tolist(), ts_ms.tolist(), strict=True)):
+                row = conn.execute(
+                    "SELECT 1 FROM samples WHERE server_id = ? AND ts_ms = ?", (sid, ts)
+                ).fetchone()
+                out[i] = row is not None
+        return out
+
+    def newest_ts_ms(self) -> int | None:
+        """The newest stored sample time, or None for an empty store."""
+        ids = [int(str(r[0])) for r in self._query("SELECT server_id FROM servers")]
+        newest: int | None = None
+        with self._lock:
+            conn = self._connection()
+            for sid in ids:
+                row = conn.execute(
+                    "SELECT max(ts_ms) FROM samples WHERE server_id = ?", (sid,)
+                ).fetchone()
+                if row and row[0] is not None:
+                    newest = int(row[0]) if newest is None else max(newest, int(row[0]))
+        return newest
+
+    def read_samples(
+        self, server_id: int, start_ms: int, end_ms: int, *, newest_first_limit: int | None = None
+    ) -> SampleColumns:
+        """Raw samples of one server with ``start_ms <= ts_ms <= end_ms``, oldest first.
+
+        With ``newest_first_limit`` only the newest that many samples of the range.
+        """
+        sql = (
+            f"SELECT server_id, ts_ms, {self._cols}, state FROM samples "
+            "WHERE server_id = ? AND ts_ms BETWEEN ? AND ? ORDER BY ts_ms"
+        )
+        params: list[object] = [server_id, start_ms, end_ms]
+        if newest_first_limit is not None:
+            sql = sql.replace("ORDER BY ts_ms", "ORDER BY ts_ms DESC LIMIT ?")
+            params.append(newest_first_limit)
+        rows = self._query(sql, params)
+        if newest_first_limit is not None:
+            rows.reverse()
+        return self._sample_columns(rows)
+
+    def read_buckets(
+        self, server_id: int | None, first_bucket: int, last_bucket: int | None = None
+    ) -> BucketColumns:
+        """Closed buckets with ``first_bucket <= bucket <= last_bucket``, by server then bucket.
+
+        ``server_id=None`` reads every server (used to restore windows).
+        """
+        sql = f"SELECT server_id, bucket, {self._cols}, n FROM buckets WHERE bucket >= ?"
+        params: list[object] = [first_bucket]
+        if last_bucket is not None:
+            sql += " AND bucket <= ?"
+            params.append(last_bucket)
+        if server_id is not None:
+            sql += " AND server_id = ?"
+            params.append(server_id)
+        rows = self._query(sql + " ORDER BY server_id, bucket", params)
+        m = len(self.metrics)
+        if not rows:
+            return BucketColumns.empty(m)
+        arr = np.array(rows, dtype=np.float64)
+        return BucketColumns(
+            arr[:, 0].astype(np.int64),
+            arr[:, 1].astype(np.int64),
+            arr[:, 2 : 2 + m],
+            arr[:, 2 + m].astype(np.int64),
+        )
+
+    def last_buckets(self) -> dict[int, int]:
+        """The newest closed bucket number of each server that has one."""
+        ids = [int(str(r[0])) for r in self._query("SELECT server_id FROM servers")]
+        out: dict[int, int] = {}
+        with self._lock:
+            conn = self._connection()
+            for sid in ids:
+                row = conn.execute(
+                    "SELECT max(bucket) FROM buckets WHERE server_id = ?", (sid,)
+                ).fetchone()
+                if row and row[0] is not None:
+                    out[sid] = int(row[0])
+        return out
+
+    def count_samples(self) -> int:
+        """How many raw samples are stored."""
+        return int(str(self._query("SELECT count(*) FROM samples")[0][0]))
+
+    def _sample_columns(self, rows: list[tuple[object, ...]]) -> SampleColumns:
+        m = len(self.metrics)
+        if not rows:
+            return SampleColumns.empty(m)
+        arr = np.array(rows, dtype=np.float64)
+        state = np.nan_to_num(arr[:, 2 + m], nan=NO_STATE).astype(np.int8)
+        return SampleColumns(
+            arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2 : 2 + m], state
+        )

@@ -1,0 +1,323 @@
+"""Per-server rolling windows as numpy arrays: recent raw samples and closed model-step buckets.
+
+Every server owns one row of a few fleet-wide arrays, so appending a batch and taking a
+snapshot for inference are vectorised over all servers. Closed buckets live in a ring
+indexed by ``bucket_number % encoder_steps``; buckets with no sample stay NaN (a gap),
+which the feature code fills forward with a mask. Memory per server is fixed:
+``encoder_steps x metrics`` float32 plus ``raw_samples x metrics`` float32 and a few scalars.
+
+A bucket closes when a sample of a later bucket arrives for the same server. Samples
+of a bucket before the open one are *late* (callers reject them). Updates come in two
+steps, ``plan`` (pure) and ``apply``, so the caller can commit the planned buckets to the
+history store before memory changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from tftmon.store.columns import BucketColumns, Int64Array, SampleColumns
+
+NONE = -1
+Float32Array = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowUpdate:
+    """What a batch does to the windows; ``closed`` is what the history store must persist."""
+
+    samples: SampleColumns
+    closed: BucketColumns
+    servers: Int64Array
+    open_bucket: Int64Array
+    open_sum: npt.NDArray[np.float64]
+    open_count: npt.NDArray[np.int64]
+    open_n: Int64Array
+    last_closed: Int64Array
+    first_bucket: Int64Array
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSnapshot:
+    """A copy of the windows of some servers, ready for a forecaster.
+
+    Attributes:
+        server: server ids (int64[S]).
+        values: bucket means oldest to newest, NaN where not observed (float32[S, L, M]).
+        end_bucket: the bucket number of ``values[:, -1]`` (int64[S]).
+        history_steps: closed steps held, at most L (int64[S]).
+        current: newest raw value of each metric, NaN if never seen (float32[S, M]).
+        last_ts_ms: newest sample time (int64[S]).
+        step_seconds: the model step.
+    """
+
+    server: Int64Array
+    values: Float32Array
+    end_bucket: Int64Array
+    history_steps: Int64Array
+    current: Float32Array
+    last_ts_ms: Int64Array
+    step_seconds: int
+
+    def __len__(self) -> int:
+        return int(self.server.shape[0])
+
+
+class WindowStore:
+    """Rolling windows of every server (not thread-safe: callers hold one lock)."""
+
+    def __init__(
+        self, n_metrics: int, step_seconds: int, encoder_steps: int, raw_samples: int
+    ) -> None:
+        self.n_metrics = n_metrics
+        self.step_seconds = step_seconds
+        self.step_ms = step_seconds * 1000
+        self.encoder_steps = encoder_steps
+        self.raw_samples = raw_samples
+        self.size = 0
+        self._allocate(16)
+
+    # ------------------------------------------------------------------ capacity
+
+    def _allocate(self, capacity: int) -> None:
+        m, length, r = self.n_metrics, self.encoder_steps, self.raw_samples
+        old = self.size
+        fresh = {
+            "closed": np.full((capacity, length, m), np.nan, np.float32),
+            "last_closed": np.full(capacity, NONE, np.int64),
+            "first_bucket": np.full(capacity, NONE, np.int64),
+            "open_bucket": np.full(capacity, NONE, np.int64),
+            "open_sum": np.zeros((capacity, m), np.float64),
+            "open_count": np.zeros((capacity, m), np.int64),
+            "open_n": np.zeros(capacity, np.int64),
+            "raw": np.full((capacity, r, m), np.nan, np.float32),
+            "raw_ts": np.full((capacity, r), NONE, np.int64),
+            "raw_total": np.zeros(capacity, np.int64),
+            "current": np.full((capacity, m), np.nan, np.float32),
+            "last_ts": np.full(capacity, NONE, np.int64),
+            "state": np.full(capacity, NONE, np.int8),
+        }
+        for name, array in fresh.items():
+            if old:
+                array[:old] = getattr(self, name)[:old]
+            setattr(self, name, array)
+        self.capacity = capacity
+
+    def add_servers(self, count: int) -> Int64Array:
+        """Make room for ``count`` new servers; returns their ids."""
+        start = self.size
+        if start + count > self.capacity:
+            self._allocate(max(self.capacity * 2, start + count))
+        self.size += count
+        return np.arange(start, start + count, dtype=np.int64)
+
+    def nbytes(self) -> int:
+        """Bytes held by the window arrays."""
+        names = ("closed", "open_sum", "open_count", "raw", "raw_ts", "current")
+        return int(sum(getattr(self, name).nbytes for name in names))
+
+    # ------------------------------------------------------------------ queries
+
+    def history_steps(self, server: Int64Array | None = None) -> Int64Array:
+        """Closed steps held per server (gaps included, at most ``encoder_steps``)."""
+        idx = np.arange(self.size) if server is None else server
+        last = self.last_closed[idx]
+        start = np.maximum(self.first_bucket[idx], last - self.encoder_steps + 1)
+        return np.where(last >= 0, last - start + 1, 0).astype(np.int64)
+
+    def accepting_from(self, server: Int64Array) -> Int64Array:
+        """The first bucket number each server still takes samples for (older ones are late)."""
+        open_b = self.open_bucket[server]
+        after_closed = np.where(self.last_closed[server] != NONE, self.last_closed[server] + 1, 0)
+        return np.where(open_b != NONE, open_b, after_closed)
+
+    # ------------------------------------------------------------------ updates
+
+    def plan(self, batch: SampleColumns) -> WindowUpdate:
+        """Compute, without changing anything, what appending ``batch`` does.
+
+        ``batch`` must be sorted by (server, ts_ms), hold no duplicate, and no sample of a
+        bucket before its server's open bucket.
+        """
+        m = self.n_metrics
+        if len(batch) == 0:
+            empty = np.empty(0, np.int64)
+            return WindowUpdate(
+                batch, BucketColumns.empty(m), empty, empty,
+                np.empty((0, m)), np.empty((0, m), np.int64), empty, empty, empty,
+            )  # fmt: skip
+        s, b = batch.server, batch.ts_ms // self.step_ms
+        n = len(batch)
+        # groups of samples sharing (server, bucket)
+        new_group = np.ones(n, dtype=bool)
+        new_group[1:] = (s[1:] != s[:-1]) | (b[1:] != b[:-1])
+        gstart = np.flatnonzero(new_group)
+        g_s, g_b = s[gstart], b[gstart]
+        observed = ~np.isnan(batch.values)
+        g_sum = np.add.reduceat(np.where(observed, batch.values, 0.0), gstart, axis=0)
+        g_cnt = np.add.reduceat(observed.astype(np.int64), gstart, axis=0)
+        g_n = np.diff(np.append(gstart, n)).astype(np.int64)
+        # the open bucket joins the group of the same bucket
+        merge = g_b == self.open_bucket[g_s]
+        g_sum[merge] += self.open_sum[g_s[merge]]
+        g_cnt[merge] += self.open_count[g_s[merge]]
+        g_n[merge] += self.open_n[g_s[merge]]
+        # per server: the last group becomes the open bucket, earlier groups close
+        first_of_server = np.ones(len(g_s), dtype=bool)
+        first_of_server[1:] = g_s[1:] != g_s[:-1]
+        sfirst = np.flatnonzero(first_of_server)
+        slast = np.append(sfirst[1:], len(g_s)) - 1
+        servers = g_s[sfirst]
+        old_open = self.open_bucket[servers]
+        close_old = (old_open != NONE) & (g_b[sfirst] != old_open)
+        closes = np.ones(len(g_s), dtype=bool)
+        closes[slast] = False
+        c_s = np.concatenate([servers[close_old], g_s[closes]])
+        c_b = np.concatenate([old_open[close_old], g_b[closes]])
+        c_sum = np.concatenate([self.open_sum[servers[close_old]], g_sum[closes]])
+        c_cnt = np.concatenate([self.open_count[servers[close_old]], g_cnt[closes]])
+        c_n = np.concatenate([self.open_n[servers[close_old]], g_n[closes]])
+        order = np.lexsort((c_b, c_s))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c_mean = np.where(c_cnt > 0, c_sum / np.maximum(c_cnt, 1), np.nan)[order]
+        closed = BucketColumns(c_s[order], c_b[order], c_mean, c_n[order])
+        # newest closed bucket per touched server
+        last_closed = self.last_closed[servers].copy()
+        several = slast > sfirst
+        last_closed[several] = g_b[slast[several] - 1]
+        only_old = ~several & close_old
+        last_closed[only_old] = old_open[only_old]
+        first_bucket = self.first_bucket[servers].copy()
+        unset = first_bucket == NONE
+        first_bucket[unset] = np.where(close_old[unset], old_open[unset], g_b[sfirst[unset]])
+        return WindowUpdate(
+            samples=batch,
+            closed=closed,
+            servers=servers,
+            open_bucket=g_b[slast],
+            open_sum=g_sum[slast],
+            open_count=g_cnt[slast],
+            open_n=g_n[slast],
+            last_closed=last_closed,
+            first_bucket=first_bucket,
+        )
+
+    def apply(self, update: WindowUpdate) -> None:
+        """Apply a planned update (after its buckets were persisted)."""
+        if len(update.servers) == 0:
+            return
+        servers = update.servers
+        self._write_closed(servers, self.last_closed[servers], update.last_closed, update.closed)
+        self.last_closed[servers] = update.last_closed
+        self.first_bucket[servers] = update.first_bucket
+        self.open_bucket[servers] = update.open_bucket
+        self.open_sum[servers] = update.open_sum
+        self.open_count[servers] = update.open_count
+        self.open_n[servers] = update.open_n
+        self.append_raw(update.samples)
+
+    def append_raw(self, batch: SampleColumns) -> None:
+        """Add samples (sorted by server, ts_ms) to the raw rings and current values only."""
+        n = len(batch)
+        if n == 0:
+            return
+        s = batch.server
+        first = np.ones(n, dtype=bool)
+        first[1:] = s[1:] != s[:-1]
+        sfirst = np.flatnonzero(first)
+        counts = np.diff(np.append(sfirst, n))
+        rank = np.arange(n) - np.repeat(sfirst, counts)
+        servers = s[sfirst]
+        total = np.repeat(self.raw_total[servers], counts) + rank
+        keep = rank >= np.repeat(counts, counts) - self.raw_samples  # newest R per server
+        pos = total[keep] % self.raw_samples
+        self.raw[s[keep], pos] = batch.values[keep]
+        self.raw_ts[s[keep], pos] = batch.ts_ms[keep]
+        self.raw_total[servers] += counts
+        # newest value of each metric, only from samples newer than what was seen
+        fresh = batch.ts_ms > self.last_ts[s]
+        idx = np.arange(n)
+        for metric in range(self.n_metrics):
+            usable = fresh & ~np.isnan(batch.values[:, metric])
+            last = np.maximum.reduceat(np.where(usable, idx, -1), sfirst)
+            hit = last >= 0
+            self.current[servers[hit], metric] = batch.values[last[hit], metric]
+        newest = np.maximum.reduceat(np.where(fresh, idx, -1), sfirst)
+        hit = newest >= 0
+        self.last_ts[servers[hit]] = batch.ts_ms[newest[hit]]
+        with_state = fresh & (batch.state >= 0)
+        newest_state = np.maximum.reduceat(np.where(with_state, idx, -1), sfirst)
+        hit = newest_state >= 0
+        self.state[servers[hit]] = batch.state[newest_state[hit]]
+
+    def restore_closed(self, buckets: BucketColumns) -> None:
+        """Load closed buckets (sorted by server, bucket) read back from the history store."""
+        if len(buckets) == 0:
+            return
+        s = buckets.server
+        first = np.ones(len(s), dtype=bool)
+        first[1:] = s[1:] != s[:-1]
+        sfirst = np.flatnonzero(first)
+        slast = np.append(sfirst[1:], len(s)) - 1
+        servers = s[sfirst]
+        new_last = np.maximum(self.last_closed[servers], buckets.bucket[slast])
+        self._write_closed(servers, self.last_closed[servers], new_last, buckets)
+        self.last_closed[servers] = new_last
+        unset = self.first_bucket[servers] == NONE
+        self.first_bucket[servers[unset]] = buckets.bucket[sfirst[unset]]
+
+    def _write_closed(
+        self, servers: Int64Array, old_last: Int64Array, new_last: Int64Array, rows: BucketColumns
+    ) -> None:
+        length = self.encoder_steps
+        moved = new_last > old_last
+        if moved.any():
+            # clear the ring slots the window moves over, so skipped buckets read as gaps
+            start = np.maximum(old_last[moved] + 1, new_last[moved] - length + 1)
+            counts = new_last[moved] - start + 1
+            offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+            slots = (np.repeat(start, counts) + offsets) % length
+            self.closed[np.repeat(servers[moved], counts), slots] = np.nan
+        if len(rows) == 0:
+            return
+        last_of = np.full(self.size, NONE, np.int64)
+        last_of[servers] = new_last
+        inside = rows.bucket > last_of[rows.server] - length
+        self.closed[rows.server[inside], rows.bucket[inside] % length] = rows.mean[inside]
+
+    # ------------------------------------------------------------------ snapshot
+
+    def snapshot(self, server: Int64Array | None = None) -> WindowSnapshot:
+        """Copy the windows of ``server`` (default: every server holding any sample)."""
+        if server is None:
+            candidates = np.arange(self.size)
+            server = candidates[self.last_ts[: self.size] != NONE]
+        length = self.encoder_steps
+        last_closed = self.last_closed[server]
+        has_closed = last_closed != NONE
+        end = np.where(has_closed, last_closed, self.open_bucket[server])
+        slots = (end[:, None] - np.arange(length - 1, -1, -1)[None, :]) % length
+        values = self.closed[server[:, None], slots]
+        if (~has_closed).any():
+            # no closed step yet: the open bucket's partial mean stands in as the only point
+            rows = server[~has_closed]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                partial = np.where(
+                    self.open_count[rows] > 0,
+                    self.open_sum[rows] / np.maximum(self.open_count[rows], 1),
+                    np.nan,
+                )
+            values[~has_closed] = np.nan
+            values[~has_closed, -1] = partial
+        return WindowSnapshot(
+            server=server.astype(np.int64),
+            values=values,
+            end_bucket=end,
+            history_steps=self.history_steps(server),
+            current=self.current[server].copy(),
+            last_ts_ms=self.last_ts[server].copy(),
+            step_seconds=self.step_seconds,
+        )
