@@ -40,7 +40,7 @@ def daemon_main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(**overrides)
         settings.require_auth_configured()
     except ConfigError as exc:
-        print(f"tft_inference_daemon: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"tft_inference_daemon: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level)
 
@@ -84,9 +84,9 @@ def keygen_main(argv: Sequence[str] | None = None) -> int:
     if args.show:
         keys = read_keys(args.env_file)
         if not keys:
-            print(f"no key in {args.env_file}: run generate_api_key.py first", file=sys.stderr)  # noqa: T201
+            print(f"no key in {args.env_file}: run generate_api_key.py first", file=sys.stderr)
             return 1
-        print(keys[-1])  # noqa: T201
+        print(keys[-1])
         return 0
     before = len(read_keys(args.env_file))
     ensure_key(args.env_file, args.secrets_file, args.daemon_url, rotate=args.rotate)
@@ -94,12 +94,12 @@ def keygen_main(argv: Sequence[str] | None = None) -> int:
     if after > before:
         what = "added a new key" if before else "created a key"
         extra = f"; {before} older key(s) stay valid until removed" if before else ""
-        print(  # noqa: T201
+        print(
             f"{what} in {args.env_file} (TFTMON_API_KEYS, mode 0600) and {args.secrets_file}"
             f"{extra}. Print it with --show."
         )
     else:
-        print(  # noqa: T201
+        print(
             f"{args.env_file} already holds a key (use --rotate for a new one, --show to print it)"
         )
     return 0

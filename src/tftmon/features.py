@@ -18,7 +18,7 @@ def fill_gaps(values: FloatArray) -> tuple[npt.NDArray[np.float32], npt.NDArray[
         ``(filled, observed)``: the filled float32 array and the mask of real observations.
     """
     observed = ~np.isnan(values)
-    s, t, m = values.shape
+    t = values.shape[1]
     idx = np.where(observed, np.arange(t)[None, :, None], -1)
     np.maximum.accumulate(idx, axis=1, out=idx)
     # leading gaps: use the first observed position instead
@@ -26,9 +26,3 @@ def fill_gaps(values: FloatArray) -> tuple[npt.NDArray[np.float32], npt.NDArray[
     idx = np.where(idx < 0, first[:, None, :], idx)
     filled = np.take_along_axis(values, idx, axis=1).astype(np.float32, copy=False)
     return filled, observed
-
-
-def bucket_times_s(end_bucket: npt.NDArray[np.int64], steps: int, step_seconds: int) -> np.ndarray:
-    """Start times (epoch seconds) of the ``steps`` buckets ending at ``end_bucket`` ([S, steps])."""
-    offsets = np.arange(steps - 1, -1, -1)
-    return (end_bucket[:, None] - offsets[None, :]) * step_seconds

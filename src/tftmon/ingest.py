@@ -79,7 +79,8 @@ def parse_body(body: bytes, max_batch: int) -> list[Any]:
         data = data["records"]
     if not isinstance(data, list):
         raise MalformedBodyError(
-            f'body must be a JSON list of records or {{"records": [...]}}; got {type(data).__name__}',
+            'body must be a JSON list of records or {"records": [...]}; '
+            f"got {type(data).__name__}",
             code="invalid_body",
             status_code=422,
         )
@@ -114,11 +115,15 @@ def _field_errors(exc: ValidationError) -> dict[int, list[FieldError]]:
         elif kind != "missing" and "input" in err:
             shown = repr(err["input"])
             message += f" (got {shown[:60]}{'...' if len(shown) > 60 else ''})"
-        out.setdefault(index, []).append(FieldError(field=fieldname, reason=reason, message=message))
+        out.setdefault(index, []).append(
+            FieldError(field=fieldname, reason=reason, message=message)
+        )
     return out
 
 
-def validate_records(items: list[Any]) -> tuple[list[tuple[int, MetricRecord]], list[RejectedRecord]]:
+def validate_records(
+    items: list[Any],
+) -> tuple[list[tuple[int, MetricRecord]], list[RejectedRecord]]:
     """Validate each record on its own; returns the valid ones (with index) and the rejected."""
     try:
         return list(enumerate(_RECORDS.validate_python(items))), []

@@ -54,7 +54,7 @@ class DaemonMetrics:
         self.registry.register(_PerServerCollector(rows))
 
 
-class _PerServerCollector(Collector):  # type: ignore[misc]
+class _PerServerCollector(Collector):
     def __init__(self, rows: Callable[[], PerServerRows]) -> None:
         self._rows = rows
 

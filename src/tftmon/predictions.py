@@ -52,7 +52,7 @@ def build_predictions(
     labels = [quantile_label(q) for q in levels]
     i10, i50, i90 = (_nearest(levels, q) for q in (0.1, 0.5, 0.9))
     q_all = np.round(output.quantiles.astype(np.float64), 3)
-    absent = np.isnan(q_all).all(axis=(1, 3))
+    absent = np.asarray(np.isnan(q_all).all(axis=(1, 3)))
     hour_steps = max(1, min(info.horizon_steps, round(3600 / step)))
     predictions: dict[str, Any] = {}
     alerts: list[dict[str, Any]] = []
@@ -91,7 +91,9 @@ def build_predictions(
             }
             level = int(risk.metric_level[i, j])
             if level >= WARNING:
-                alerts.append(_alert(name, metric, i, j, risk, warning, critical, columns[i50], step))
+                alerts.append(
+                    _alert(name, metric, i, j, risk, warning, critical, columns[i50], step)
+                )
         predictions[name] = entry
     alerts.sort(key=lambda a: (-ALERT_LEVELS.index(a["level"]), -a["probability"], a["server"]))
     counts = {lv: int((risk.level == code).sum()) for code, lv in enumerate(ALERT_LEVELS)}

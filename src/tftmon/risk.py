@@ -155,7 +155,9 @@ def assess(
         pw8 = np.nanmax(np.nan_to_num(p_warn[:, :steps_8h], nan=-1.0), axis=1)
         pc8 = np.nanmax(np.nan_to_num(p_crit[:, :steps_8h], nan=-1.0), axis=1)
     absent = np.isnan(quantiles).all(axis=(1, 3))  # [S, M]
-    pw30, pc30, pw8, pc8 = (np.where(absent, np.nan, np.maximum(p, 0.0)) for p in (pw30, pc30, pw8, pc8))
+    pw30, pc30, pw8, pc8 = (
+        np.where(absent, np.nan, np.maximum(p, 0.0)) for p in (pw30, pc30, pw8, pc8)
+    )
     levels_arr = np.asarray(levels)
     upper = quantiles[..., int(np.abs(levels_arr - 0.9).argmin())]
     first_w = _first_step(upper >= warning[:, None, :])
@@ -187,7 +189,7 @@ def assess(
         incident_probability_30m=server_30,
         incident_probability_8h=server_8,
         risk_score=server_score,
-        level=level.max(axis=1) if level.size else np.zeros(level.shape[0], np.int64),
+        level=level.max(axis=1, initial=HEALTHY),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import threading
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 import orjson
 
 from tftmon.forecast import Forecaster
@@ -117,10 +117,8 @@ async def inference_loop(
         while True:
             await loop.run_in_executor(executor, service.run_cycle)
             await asyncio.sleep(min_gap_s)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=max(0.0, interval_s - min_gap_s))
-            except TimeoutError:
-                pass
             wake.clear()
 
 
@@ -137,8 +135,3 @@ async def retention_loop(fleet: FleetStore, retention_days: float, bucket_days: 
             except Exception:
                 logger.exception("retention pruning failed; will retry in an hour")
         await asyncio.sleep(3600)
-
-
-def ready_mask(fleet: FleetStore) -> np.ndarray:
-    """Which servers hold the minimum history."""
-    return fleet.window.history_steps() >= fleet.min_history_steps

@@ -1,4 +1,4 @@
-"""Typed settings of the daemon process (``TFTMON_*`` variables and ``.env``), validated at start."""
+"""Typed settings of the daemon (``TFTMON_*`` variables and ``.env``), validated at start."""
 
 from __future__ import annotations
 

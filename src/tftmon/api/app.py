@@ -37,7 +37,9 @@ def default_forecaster(settings: Settings) -> Forecaster:
     )
 
 
-def create_app(settings: Settings | None = None, *, forecaster: Forecaster | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, forecaster: Forecaster | None = None
+) -> FastAPI:
     """Build the daemon's app; nothing is opened until the lifespan starts."""
 
     @asynccontextmanager

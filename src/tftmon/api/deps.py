@@ -37,9 +37,7 @@ def _check(candidate: str | None, state: AppState, how: str) -> None:
         raise AuthError("invalid API key")
 
 
-def require_api_key(
-    state: StateDep, x_api_key: Annotated[str | None, Header()] = None
-) -> None:
+def require_api_key(state: StateDep, x_api_key: Annotated[str | None, Header()] = None) -> None:
     """Every endpoint but ``/health``: a valid ``X-API-Key``."""
     _check(x_api_key, state, "the X-API-Key header")
 

@@ -59,8 +59,7 @@ class BaselineForecaster:
     def forecast(self, snapshot: WindowSnapshot) -> ForecastOutput:
         """Forecast every server of ``snapshot``."""
         filled, _ = fill_gaps(snapshot.values)
-        s, length, m = filled.shape
-        horizon = self._info.horizon_steps
+        s, _, m = filled.shape
         point = self._point(filled, snapshot.history_steps)
         offsets = self._offsets(filled, snapshot.history_steps)  # [S, H, M, Q]
         out = point[..., None] + offsets
@@ -124,4 +123,5 @@ class BaselineForecaster:
         frac = (pos - lo)[:, None, None, None]
         extra = np.where(k > anchors[-1], np.sqrt(k / anchors[-1]), 1.0)[:, None, None, None]
         per_step = (table[lo] * (1 - frac) + table[hi] * frac) * extra  # [H, S, M, Q]
-        return np.moveaxis(per_step, 0, 1).astype(np.float32)
+        result: npt.NDArray[np.float32] = np.moveaxis(per_step, 0, 1).astype(np.float32)
+        return result

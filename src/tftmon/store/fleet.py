@@ -107,7 +107,8 @@ class FleetStore:
             self.names.append(row.name)
             self.profiles.append(row.profile)
         length = self.window.encoder_steps
-        last = self.history.last_buckets()
+        spans = self.history.bucket_spans()
+        last = {sid: newest for sid, (_, newest) in spans.items()}
         parts = [self.history.read_buckets(sid, b - length + 1, b) for sid, b in last.items()]
         if parts:
             self.window.restore_closed(
@@ -118,6 +119,8 @@ class FleetStore:
                     np.concatenate([p.count for p in parts]),
                 )
             )
+        for sid, (oldest, _) in spans.items():
+            self.window.first_bucket[sid] = oldest
         step_ms = self.window.step_ms
         far = np.iinfo(np.int64).max
         raw_n = self.window.raw_samples
@@ -217,9 +220,7 @@ class FleetStore:
             last = self.window.last_ts[: self.window.size].tolist()
             return list(zip(self.names, steps, last, strict=True))
 
-    def bucket_history(
-        self, server_id: int, hours: float
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def bucket_history(self, server_id: int, hours: float) -> tuple[np.ndarray, np.ndarray]:
         """Bucket start times (epoch s) and means ([T, M]) of one server's last ``hours``.
 
         The open (still filling) bucket comes last, with its partial means.

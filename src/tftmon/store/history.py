@@ -287,18 +287,22 @@ class HistoryStore:
             arr[:, 2 + m].astype(np.int64),
         )
 
-    def last_buckets(self) -> dict[int, int]:
-        """The newest closed bucket number of each server that has one."""
+    def bucket_spans(self) -> dict[int, tuple[int, int]]:
+        """The oldest and newest closed bucket number of each server that has one."""
         ids = [int(str(r[0])) for r in self._query("SELECT server_id FROM servers")]
-        out: dict[int, int] = {}
+        out: dict[int, tuple[int, int]] = {}
         with self._lock:
             conn = self._connection()
             for sid in ids:
-                row = conn.execute(
+                newest = conn.execute(
                     "SELECT max(bucket) FROM buckets WHERE server_id = ?", (sid,)
-                ).fetchone()
-                if row and row[0] is not None:
-                    out[sid] = int(row[0])
+                ).fetchone()[0]
+                if newest is None:
+                    continue
+                oldest = conn.execute(
+                    "SELECT min(bucket) FROM buckets WHERE server_id = ?", (sid,)
+                ).fetchone()[0]
+                out[sid] = (int(oldest), int(newest))
         return out
 
     def count_samples(self) -> int:

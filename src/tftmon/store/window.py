@@ -15,6 +15,7 @@ history store before memory changes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -66,8 +67,40 @@ class WindowSnapshot:
         return int(self.server.shape[0])
 
 
+class _Grower:
+    """Copies the first ``used`` rows of an array into a new one of ``capacity`` rows."""
+
+    def __init__(self, used: int, capacity: int) -> None:
+        self.used, self.capacity = used, capacity
+
+    def __call__(
+        self, old: npt.NDArray[Any] | None, shape: tuple[int, ...], fill: float, dtype: type
+    ) -> npt.NDArray[Any]:
+        array: npt.NDArray[Any] = np.full((self.capacity, *shape), fill, dtype=dtype)
+        if old is not None and self.used:
+            array[: self.used] = old[: self.used]
+        return array
+
+
 class WindowStore:
-    """Rolling windows of every server (not thread-safe: callers hold one lock)."""
+    """Rolling windows of every server (not thread-safe: callers hold one lock).
+
+    Row i of every array belongs to server id i.
+    """
+
+    closed: npt.NDArray[np.float32]  # [C, L, M] ring of closed bucket means
+    last_closed: Int64Array  # newest closed bucket number
+    first_bucket: Int64Array  # oldest bucket number held
+    open_bucket: Int64Array  # bucket number still filling
+    open_sum: npt.NDArray[np.float64]  # [C, M] sums of the open bucket
+    open_count: npt.NDArray[np.int64]  # [C, M] samples per metric in the open bucket
+    open_n: Int64Array  # samples in the open bucket
+    raw: npt.NDArray[np.float32]  # [C, R, M] newest raw samples (ring)
+    raw_ts: Int64Array  # [C, R]
+    raw_total: Int64Array  # samples ever appended (ring position)
+    current: npt.NDArray[np.float32]  # [C, M] newest value of each metric
+    last_ts: Int64Array  # newest sample time (ms)
+    state: npt.NDArray[np.int8]  # newest state code
 
     def __init__(
         self, n_metrics: int, step_seconds: int, encoder_steps: int, raw_samples: int
@@ -84,26 +117,20 @@ class WindowStore:
 
     def _allocate(self, capacity: int) -> None:
         m, length, r = self.n_metrics, self.encoder_steps, self.raw_samples
-        old = self.size
-        fresh = {
-            "closed": np.full((capacity, length, m), np.nan, np.float32),
-            "last_closed": np.full(capacity, NONE, np.int64),
-            "first_bucket": np.full(capacity, NONE, np.int64),
-            "open_bucket": np.full(capacity, NONE, np.int64),
-            "open_sum": np.zeros((capacity, m), np.float64),
-            "open_count": np.zeros((capacity, m), np.int64),
-            "open_n": np.zeros(capacity, np.int64),
-            "raw": np.full((capacity, r, m), np.nan, np.float32),
-            "raw_ts": np.full((capacity, r), NONE, np.int64),
-            "raw_total": np.zeros(capacity, np.int64),
-            "current": np.full((capacity, m), np.nan, np.float32),
-            "last_ts": np.full(capacity, NONE, np.int64),
-            "state": np.full(capacity, NONE, np.int8),
-        }
-        for name, array in fresh.items():
-            if old:
-                array[:old] = getattr(self, name)[:old]
-            setattr(self, name, array)
+        grow = _Grower(self.size, capacity)
+        self.closed = grow(getattr(self, "closed", None), (length, m), np.nan, np.float32)
+        self.last_closed = grow(getattr(self, "last_closed", None), (), NONE, np.int64)
+        self.first_bucket = grow(getattr(self, "first_bucket", None), (), NONE, np.int64)
+        self.open_bucket = grow(getattr(self, "open_bucket", None), (), NONE, np.int64)
+        self.open_sum = grow(getattr(self, "open_sum", None), (m,), 0.0, np.float64)
+        self.open_count = grow(getattr(self, "open_count", None), (m,), 0, np.int64)
+        self.open_n = grow(getattr(self, "open_n", None), (), 0, np.int64)
+        self.raw = grow(getattr(self, "raw", None), (r, m), np.nan, np.float32)
+        self.raw_ts = grow(getattr(self, "raw_ts", None), (r,), NONE, np.int64)
+        self.raw_total = grow(getattr(self, "raw_total", None), (), 0, np.int64)
+        self.current = grow(getattr(self, "current", None), (m,), np.nan, np.float32)
+        self.last_ts = grow(getattr(self, "last_ts", None), (), NONE, np.int64)
+        self.state = grow(getattr(self, "state", None), (), NONE, np.int8)
         self.capacity = capacity
 
     def add_servers(self, count: int) -> Int64Array:
@@ -298,8 +325,8 @@ class WindowStore:
         length = self.encoder_steps
         last_closed = self.last_closed[server]
         has_closed = last_closed != NONE
-        end = np.where(has_closed, last_closed, self.open_bucket[server])
-        slots = (end[:, None] - np.arange(length - 1, -1, -1)[None, :]) % length
+        end: Int64Array = np.where(has_closed, last_closed, self.open_bucket[server])
+        slots = (end[:, np.newaxis] - np.arange(length - 1, -1, -1)[np.newaxis, :]) % length
         values = self.closed[server[:, None], slots]
         if (~has_closed).any():
             # no closed step yet: the open bucket's partial mean stands in as the only point

@@ -82,9 +82,8 @@ def _process(body: bytes, state: AppState) -> FeedResponse:
     tracked = len(state.fleet.names)
     metrics.servers_tracked.set(tracked)
     metrics.servers_ready.set(ready)
-    if outcome.closed_buckets:
-        if state.loop is not None:  # a bucket closed: forecast again soon
-            state.loop.call_soon_threadsafe(state.wake_inference.set)
+    if outcome.closed_buckets and state.loop is not None:  # a bucket closed: forecast soon
+        state.loop.call_soon_threadsafe(state.wake_inference.set)
     return FeedResponse(
         accepted=outcome.accepted,
         duplicates=outcome.duplicates,
@@ -95,9 +94,7 @@ def _process(body: bytes, state: AppState) -> FeedResponse:
     )
 
 
-@router.post(
-    "/feed", response_model=FeedResponse, responses=_ERRORS, openapi_extra=_BODY_DOC
-)
+@router.post("/feed", response_model=FeedResponse, responses=_ERRORS, openapi_extra=_BODY_DOC)
 async def feed(request: Request, state: StateDep) -> FeedResponse:
     """Store a batch of metric records (a JSON list or {"records": [...]})."""
     try:

@@ -1,0 +1,77 @@
+"""API keys: every endpoint but /health needs one; several keys; Bearer on /metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import API_KEY, OTHER_KEY, make_settings
+from tftmon.api import create_app
+from tftmon.errors import ConfigError
+
+PROTECTED = [
+    ("GET", "/status"),
+    ("GET", "/predictions/current"),
+    ("GET", "/alerts/active"),
+    ("GET", "/metrics"),
+    ("GET", "/servers/a/history"),
+    ("POST", "/feed"),
+    ("POST", "/feed/data"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), PROTECTED)
+def test_missing_or_wrong_key_is_401(tmp_path: Path, method: str, path: str) -> None:
+    with TestClient(create_app(make_settings(tmp_path))) as c:
+        r = c.request(method, path, json=[])
+        assert r.status_code == 401
+        assert r.json() == {
+            "detail": r.json()["detail"],
+            "code": "unauthorized",
+        }
+        assert "X-API-Key" in r.json()["detail"]
+        r = c.request(method, path, json=[], headers={"X-API-Key": "wrong-key-000000000000"})
+        assert r.status_code == 401
+        assert r.json()["detail"] == "invalid API key"
+
+
+def test_health_is_open(tmp_path: Path) -> None:
+    with TestClient(create_app(make_settings(tmp_path))) as c:
+        r = c.get("/health")
+        assert r.status_code == 200
+        assert r.json()["forecaster_loaded"] is True
+
+
+def test_several_keys_are_valid_at_once(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, api_keys=[API_KEY, OTHER_KEY])
+    with TestClient(create_app(settings)) as c:
+        for key in (API_KEY, OTHER_KEY):
+            assert c.get("/status", headers={"X-API-Key": key}).status_code == 200
+
+
+def test_metrics_takes_bearer(tmp_path: Path) -> None:
+    with TestClient(create_app(make_settings(tmp_path))) as c:
+        ok = c.get("/metrics", headers={"Authorization": f"Bearer {API_KEY}"})
+        assert ok.status_code == 200
+        assert "tftmon_records_accepted_total" in ok.text
+        assert c.get("/status", headers={"Authorization": f"Bearer {API_KEY}"}).status_code == 401
+
+
+def test_refuses_to_start_without_a_key(tmp_path: Path) -> None:
+    app = create_app(make_settings(tmp_path, api_keys=[]))
+    with pytest.raises(ConfigError, match=r"generate_api_key\.py"), TestClient(app):
+        pass
+
+
+def test_open_mode_must_be_asked_for(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    app = create_app(make_settings(tmp_path, api_keys=[], allow_no_auth=True))
+    with TestClient(app) as c:
+        assert c.get("/status").status_code == 200
+    assert "open to anyone" in caplog.text
+
+
+def test_short_keys_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least 16"):
+        make_settings(tmp_path, api_keys=["short"])

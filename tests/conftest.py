@@ -1,0 +1,77 @@
+"""Shared fixtures: an isolated environment, settings, and the app under its lifespan."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tftmon.api import create_app
+from tftmon.settings import Settings
+
+API_KEY = "test-key-0123456789abcdefghij"
+OTHER_KEY = "other-key-0123456789abcdefghij"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No TFTMON_* variable and no .env of the developer leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("TFTMON_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings for a test: a fresh data dir, a known key, no .env file."""
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "api_keys": [API_KEY],
+        "inference_interval_s": 3600.0,
+        "inference_min_gap_s": 0.0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), headers={"X-API-Key": API_KEY}) as c:
+        yield c
+
+
+def iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def records(
+    servers: list[str],
+    start: datetime,
+    count: int,
+    every_s: float = 30.0,
+    **metrics: float,
+) -> list[dict[str, Any]]:
+    """``count`` samples per server, ``every_s`` apart from ``start``."""
+    values = metrics or {"cpu_pct": 40.0, "mem_pct": 60.0}
+    out = []
+    for i in range(count):
+        t = start + timedelta(seconds=i * every_s)
+        for name in servers:
+            out.append({"timestamp": iso(t), "server_name": name, **values})
+    return out
+
+
+def hours_ago(hours: float) -> datetime:
+    """The start of a 5-minute model step about ``hours`` before now (UTC)."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    return now - timedelta(hours=hours, minutes=now.minute % 5)

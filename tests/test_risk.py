@@ -1,0 +1,78 @@
+"""Risk functions: exceedance probabilities, score and levels."""
+
+from __future__ import annotations
+
+from statistics import NormalDist
+
+import numpy as np
+import pytest
+
+from tftmon.risk import (
+    CRITICAL,
+    HEALTHY,
+    WARNING,
+    Thresholds,
+    assess,
+    exceedance_probability,
+    fleet_level,
+)
+
+LEVELS = (0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.98)
+
+
+def normal_quantiles(mu: float, sigma: float) -> np.ndarray:
+    return np.array([NormalDist(mu, sigma).inv_cdf(q) for q in LEVELS])
+
+
+@pytest.mark.parametrize("threshold", [40.0, 48.0, 50.0, 53.0, 60.0])
+def test_exceedance_close_to_the_true_distribution(threshold: float) -> None:
+    q = normal_quantiles(50, 5)
+    got = float(exceedance_probability(q, LEVELS, threshold))
+    true = 1 - NormalDist(50, 5).cdf(threshold)
+    assert abs(got - true) < 0.03
+
+
+def test_exceedance_is_monotone_and_bounded() -> None:
+    q = normal_quantiles(50, 5)
+    thresholds = np.linspace(20, 80, 200)
+    p = exceedance_probability(np.tile(q, (200, 1)), LEVELS, thresholds)
+    assert (np.diff(p) <= 1e-12).all()
+    assert p[0] == 1.0
+    assert p[-1] == 0.0
+
+
+def test_nan_forecast_gives_nan() -> None:
+    assert np.isnan(exceedance_probability(np.full(7, np.nan), LEVELS, 1.0))
+
+
+def _forecast(level: float, s: int = 1) -> np.ndarray:
+    q = normal_quantiles(level, 2)
+    return np.tile(q, (s, 96, 4, 1))
+
+
+def test_levels_and_scores() -> None:
+    warn, crit = Thresholds.defaults().arrays(["generic"] * 3)
+    quantiles = np.concatenate([_forecast(30), _forecast(88), _forecast(99)])
+    current = np.array([[30.0] * 4, [30.0] * 4, [99.0] * 4])
+    risk = assess(quantiles, LEVELS, current, warn, crit, 300)
+    assert risk.level.tolist() == [HEALTHY, WARNING, CRITICAL]
+    assert risk.risk_score[0] < risk.risk_score[1] < risk.risk_score[2] == 100.0
+    assert risk.incident_probability_8h[2] > 0.9
+    assert risk.first_critical_step[2, 0] == 1
+
+
+def test_profile_overrides() -> None:
+    thresholds = Thresholds(
+        {"cpu_pct": (1, 2), "mem_pct": (85, 95), "disk_io_mb_s": (1, 2), "latency_ms": (1, 2)},
+        {"database": {"mem_pct": (95, 99)}},
+    )
+    warn, crit = thresholds.arrays(["generic", "database"])
+    assert warn[:, 1].tolist() == [85, 95]
+    assert crit[:, 1].tolist() == [95, 99]
+
+
+def test_fleet_level() -> None:
+    assert fleet_level(np.array([0] * 19 + [3])) == "healthy"
+    assert fleet_level(np.array([0] * 18 + [3, 3])) == "critical"
+    assert fleet_level(np.array([3])) == "critical"
+    assert fleet_level(np.array([], np.int64)) == "healthy"
