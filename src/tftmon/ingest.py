@@ -47,6 +47,7 @@ class FeedOutcome:
     duplicates: int
     rejected: list[RejectedRecord]
     closed_buckets: int
+    new_servers: int
 
 
 def parse_body(body: bytes, max_batch: int) -> list[Any]:
@@ -213,4 +214,6 @@ def ingest(items: list[Any], fleet: FleetStore, now: datetime, max_future_s: flo
                 )
             )
     rejected.sort(key=lambda r: r.index)
-    return FeedOutcome(result.accepted, result.duplicates, rejected, result.closed_buckets)
+    return FeedOutcome(
+        result.accepted, result.duplicates, rejected, result.closed_buckets, result.new_servers
+    )

@@ -41,6 +41,7 @@ class AppendResult:
     duplicates: int = 0
     late: list[int] = field(default_factory=list)
     closed_buckets: int = 0
+    new_servers: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +148,9 @@ class FleetStore:
         if len(batch.names) == 0:
             return result
         with self.lock:
+            known_before = len(self.names)
             server = self._server_ids(batch.names, batch.profiles)
+            result.new_servers = len(self.names) - known_before
             cols = SampleColumns(server, batch.ts_ms, batch.values, batch.state)
             order = np.lexsort((cols.ts_ms, cols.server))
             cols, origin = cols.take(order), batch.origin[order]

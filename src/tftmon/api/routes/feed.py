@@ -82,7 +82,8 @@ def _process(body: bytes, state: AppState) -> FeedResponse:
     tracked = len(state.fleet.names)
     metrics.servers_tracked.set(tracked)
     metrics.servers_ready.set(ready)
-    if outcome.closed_buckets and state.loop is not None:  # a bucket closed: forecast soon
+    if (outcome.closed_buckets or outcome.new_servers) and state.loop is not None:
+        # a bucket closed or a server appeared: forecast again soon
         state.loop.call_soon_threadsafe(state.wake_inference.set)
     return FeedResponse(
         accepted=outcome.accepted,
