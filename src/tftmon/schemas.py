@@ -197,6 +197,7 @@ class StatusResponse(BaseModel):
     inference_cycles: int
     last_inference_error: str | None
     records_ingested: int
+    restore_seconds: float = Field(description="time taken to rebuild windows at start")
     servers: dict[str, ServerWarmup]
 
 

@@ -95,7 +95,8 @@ class InferenceService:
             served[model_type] = served.get(model_type, 0) + 1
         for model_type in {"TFT", "baseline", *served}:
             self.metrics.servers_served.labels(model_type).set(served.get(model_type, 0))
-        return PredictionsCache(document, orjson.dumps(document), now, inference_ms)
+        body = orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
+        return PredictionsCache(document, body, now, inference_ms)
 
     def server_rows(self) -> PerServerRows:
         """Per-server risk gauges for ``/metrics``."""

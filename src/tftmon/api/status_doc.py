@@ -51,6 +51,7 @@ def status(state: AppState) -> StatusResponse:
         inference_cycles=state.service.cycles,
         last_inference_error=state.service.last_error,
         records_ingested=state.fleet.records_total,
+        restore_seconds=round(state.restore_seconds, 3),
         servers=servers,
     )
 

@@ -35,6 +35,7 @@ def current_predictions(
                 **doc,
                 "predictions": {k: v for k, v in doc["predictions"].items() if k in wanted},
                 "alerts": [a for a in doc["alerts"] if a["server"] in wanted],
-            }
+            },
+            option=orjson.OPT_SERIALIZE_NUMPY,
         )
     return Response(content=body, media_type="application/json")
