@@ -46,6 +46,10 @@ def daemon_main(argv: Sequence[str] | None = None) -> int:
 
     import uvicorn
 
+    # Request threads wait for the GIL while the inference thread computes; a shorter
+    # switch interval (default 5 ms) bounds each wait and keeps /feed latency flat.
+    sys.setswitchinterval(0.0005)
+
     from tftmon.api import create_app
 
     uvicorn.run(

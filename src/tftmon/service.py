@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import orjson
 
-from tftmon.forecast import Forecaster
+from tftmon.forecast import Forecaster, ForecastOutput
 from tftmon.instrumentation import DaemonMetrics, PerServerRows
 from tftmon.predictions import build_predictions
-from tftmon.risk import Thresholds, assess
+from tftmon.risk import RiskAssessment, Thresholds, assess, concat_assessments
 from tftmon.store.fleet import FleetStore
 
 logger = logging.getLogger(__name__)
@@ -44,11 +45,13 @@ class InferenceService:
         metrics: DaemonMetrics,
         *,
         thresholds: Thresholds | None = None,
+        chunk_size: int = 512,
     ) -> None:
         self.fleet = fleet
         self.forecaster = forecaster
         self.metrics = metrics
         self.thresholds = thresholds or Thresholds.defaults()
+        self.chunk_size = chunk_size
         self.latest: PredictionsCache | None = None
         self.cycles = 0
         self.last_error: str | None = None
@@ -76,27 +79,49 @@ class InferenceService:
     def _cycle(self, started: float) -> PredictionsCache:
         snap = self.fleet.snapshot()
         info = self.forecaster.info
-        output = self.forecaster.forecast(snap.windows)
         warning, critical = self.thresholds.arrays(snap.profiles)
-        risk = assess(
-            output.quantiles, info.quantiles, snap.windows.current, warning, critical,
-            snap.windows.step_seconds,
-        )  # fmt: skip
+        outputs: list[ForecastOutput] = []
+        risks: list[RiskAssessment] = []
+        # chunks bound the memory of intermediate arrays, whatever the fleet size
+        for start in range(0, max(len(snap.windows), 1), self.chunk_size):
+            stop = start + self.chunk_size
+            part = snap.windows.part(start, stop)
+            out = self.forecaster.forecast(part)
+            outputs.append(out)
+            risks.append(
+                assess(
+                    out.quantiles,
+                    info.quantiles,
+                    part.current,
+                    warning[start:stop],
+                    critical[start:stop],
+                    snap.windows.step_seconds,
+                )
+            )
+        output = ForecastOutput(
+            np.concatenate([o.quantiles for o in outputs]),
+            [m for o in outputs for m in o.model_type],
+        )
+        risk = concat_assessments(risks)
         now = datetime.now(UTC)
         inference_ms = (time.perf_counter() - started) * 1000
         document = build_predictions(
-            snap, output, risk, warning, critical, info,
+            snap,
+            output,
+            risk,
+            warning,
+            critical,
+            info,
             min_history_steps=self.fleet.min_history_steps,
             prediction_time=now,
             inference_ms=inference_ms,
-        )  # fmt: skip
+        )
         served: dict[str, int] = {}
         for model_type in output.model_type:
             served[model_type] = served.get(model_type, 0) + 1
         for model_type in {"TFT", "baseline", *served}:
             self.metrics.servers_served.labels(model_type).set(served.get(model_type, 0))
-        body = orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
-        return PredictionsCache(document, body, now, inference_ms)
+        return PredictionsCache(document, serialize(document), now, inference_ms)
 
     def server_rows(self) -> PerServerRows:
         """Per-server risk gauges for ``/metrics``."""
@@ -107,6 +132,24 @@ class InferenceService:
             (name, p["risk_score"], p["incident_probability_30m"], p["incident_probability_8h"])
             for name, p in latest.document["predictions"].items()
         ]
+
+
+def serialize(document: dict[str, Any]) -> bytes:
+    """The predictions document as JSON, one server at a time.
+
+    orjson holds the GIL while it writes; one call over a large fleet would stall request
+    threads for tens of milliseconds, so each server is written separately.
+    """
+    opt = orjson.OPT_SERIALIZE_NUMPY
+    parts = [b'{"predictions":{']
+    for i, (name, entry) in enumerate(document["predictions"].items()):
+        parts.append(
+            (b"," if i else b"") + orjson.dumps(name) + b":" + orjson.dumps(entry, option=opt)
+        )
+    parts.append(b"}")
+    rest = orjson.dumps({k: v for k, v in document.items() if k != "predictions"}, option=opt)
+    parts.append(b"}" if rest == b"{}" else b"," + rest[1:])
+    return b"".join(parts)
 
 
 async def inference_loop(

@@ -45,8 +45,6 @@ class Settings(BaseSettings):
 
     inference_interval_s: float = Field(30.0, gt=0)
     inference_min_gap_s: float = Field(2.0, ge=0)
-    inference_threads: int = Field(2, ge=1)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
 
     retention_days: float = Field(30.0, gt=0)
     bucket_retention_days: float = Field(400.0, gt=0)

@@ -61,3 +61,18 @@ def test_single_point_history() -> None:
     values[0, -1] = [10, 20, 30, 40]
     out = BaselineForecaster(H, 300).forecast(snapshot(values, 0)).quantiles
     np.testing.assert_allclose(out[0, :, :, 3], np.tile([10, 20, 30, 40], (H, 1)))
+
+
+def test_nan_quantiles_match_numpy() -> None:
+    from tftmon.forecast.baseline import nan_quantiles
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(5, 50, 3))
+    x[rng.uniform(size=x.shape) < 0.3] = np.nan
+    x[1, :, 2] = np.nan
+    qs = np.array([0.02, 0.1, 0.5, 0.9, 0.98])
+    got = nan_quantiles(x, qs)
+    with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore")
+        want = np.moveaxis(np.nanquantile(x, qs, axis=1), 0, -1)
+    np.testing.assert_allclose(got, want, equal_nan=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -74,6 +75,10 @@ def create_app(
             restore_seconds=restore_seconds,
         )
         app.state.tftmon = state
+        # long-lived start-up objects leave the collector's view: a full collection then
+        # walks only what inference cycles create, so it cannot stall requests for long
+        gc.collect()
+        gc.freeze()
         tasks = [
             asyncio.create_task(
                 inference_loop(

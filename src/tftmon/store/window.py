@@ -66,6 +66,14 @@ class WindowSnapshot:
     def __len__(self) -> int:
         return int(self.server.shape[0])
 
+    def part(self, start: int, stop: int) -> WindowSnapshot:
+        """The servers ``start:stop`` of this snapshot (views, no copy)."""
+        sl = slice(start, stop)
+        return WindowSnapshot(
+            self.server[sl], self.values[sl], self.end_bucket[sl], self.history_steps[sl],
+            self.current[sl], self.last_ts_ms[sl], self.step_seconds,
+        )  # fmt: skip
+
 
 class _Grower:
     """Copies the first ``used`` rows of an array into a new one of ``capacity`` rows."""

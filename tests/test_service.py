@@ -1,0 +1,79 @@
+"""The inference cycle: chunking changes nothing; a failing forecaster keeps old results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from tests.conftest import hours_ago, make_settings, records
+from tftmon.forecast.baseline import BaselineForecaster
+from tftmon.ingest import ingest
+from tftmon.instrumentation import DaemonMetrics
+from tftmon.schemas import DEFAULT_PROFILE_RULES, METRICS
+from tftmon.service import InferenceService
+from tftmon.store.fleet import FleetStore
+from tftmon.store.history import HistoryStore
+
+
+def fleet_with_data(tmp_path: Path) -> FleetStore:
+    fleet = FleetStore(
+        HistoryStore(tmp_path / "h.sqlite3", METRICS, 300),
+        step_seconds=300, encoder_steps=288, raw_samples=16, min_history_steps=6,
+        profile_rules=DEFAULT_PROFILE_RULES,
+    )  # fmt: skip
+    fleet.open()
+    rng = np.random.default_rng(0)
+    batch = records([f"ppweb{i:03d}" for i in range(7)], hours_ago(3), 300)
+    for rec in batch:
+        rec["cpu_pct"] = float(rng.uniform(60, 99))
+    from datetime import UTC, datetime
+
+    ingest(batch, fleet, datetime.now(UTC), 300)
+    return fleet
+
+
+def test_chunked_cycle_equals_one_batch(tmp_path: Path) -> None:
+    fleet = fleet_with_data(tmp_path)
+    forecaster = BaselineForecaster(96, 300)
+    whole = InferenceService(fleet, forecaster, DaemonMetrics()).run_cycle()
+    chunked = InferenceService(fleet, forecaster, DaemonMetrics(), chunk_size=2).run_cycle()
+    assert whole is not None and chunked is not None
+    a = orjson.loads(whole.body)
+    b = orjson.loads(chunked.body)
+    for doc in (a, b):
+        doc["metadata"].pop("prediction_time")
+        doc["metadata"].pop("inference_ms")
+    assert a == b
+    assert len(a["predictions"]) == 7
+
+
+class Broken(BaselineForecaster):
+    def forecast(self, snapshot):  # type: ignore[no-untyped-def]
+        raise RuntimeError("model exploded")
+
+
+def test_failed_cycle_keeps_the_previous_result(tmp_path: Path) -> None:
+    fleet = fleet_with_data(tmp_path)
+    service = InferenceService(fleet, BaselineForecaster(96, 300), DaemonMetrics())
+    first = service.run_cycle()
+    service.forecaster = Broken(96, 300)
+    assert service.run_cycle() is None
+    assert service.latest is first
+    assert service.last_error == "RuntimeError: model exploded"
+    assert make_settings(tmp_path).step_seconds == 300
+
+
+def test_serialize_writes_the_same_json_as_one_dump() -> None:
+    from tftmon.service import serialize
+
+    doc = {
+        "predictions": {"a": {"x": np.arange(3, dtype=np.float32)}, "b": {"y": 1}},
+        "alerts": [],
+        "metadata": {"m": "TFT"},
+    }
+    assert orjson.loads(serialize(doc)) == orjson.loads(
+        orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
+    )
+    assert orjson.loads(serialize({"predictions": {}})) == {"predictions": {}}
