@@ -253,7 +253,11 @@ def bench_latency(root: Path, n_servers: int, n_posts: int) -> None:
     end = time.time() - n_posts * 5 - 900
     build_store(data, n_servers, 24, 60, end=end)
     results = {}
-    for label, interval in (("inference idle", "3600"), ("inference running", "0.01")):
+    # idle: one cycle at start, then none; running: cycles back to back over the whole fleet
+    for label, interval, gap in (
+        ("inference idle", "3600", "3600"),
+        ("inference running", "0.01", "0"),
+    ):
         copy = root / "latency" / label.replace(" ", "_")
         shutil.copytree(data, copy)
         daemon = Daemon(

@@ -65,15 +65,26 @@ def test_failed_cycle_keeps_the_previous_result(tmp_path: Path) -> None:
     assert make_settings(tmp_path).step_seconds == 300
 
 
-def test_serialize_writes_the_same_json_as_one_dump() -> None:
-    from tftmon.service import serialize
+def test_cache_body_and_selection() -> None:
+    from datetime import UTC, datetime
 
-    doc = {
-        "predictions": {"a": {"x": np.arange(3, dtype=np.float32)}, "b": {"y": 1}},
-        "alerts": [],
-        "metadata": {"m": "TFT"},
-    }
-    assert orjson.loads(serialize(doc)) == orjson.loads(
+    from tftmon.cache import CacheWriter
+
+    entry = {k: 1 for k in ("risk_score", "incident_probability_30m", "incident_probability_8h")}
+    entry |= {"alert": "healthy", "model_type": "baseline"}
+    predictions = {"a": {**entry, "x": np.arange(3, dtype=np.float32)}, "b": {**entry, "y": 1}}
+    rest = {"alerts": [{"server": "b", "level": "warning"}], "metadata": {"m": "TFT"}}
+    writer = CacheWriter()
+    for name, value in predictions.items():
+        writer.add(name, value)
+    cache = writer.finish(rest, datetime.now(UTC), 1.0)
+    doc = {"predictions": predictions, **rest}
+    assert orjson.loads(cache.body) == orjson.loads(
         orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
     )
-    assert orjson.loads(serialize({"predictions": {}})) == {"predictions": {}}
+    only_b = orjson.loads(cache.select(["b", "nope"]))
+    assert list(only_b["predictions"]) == ["b"]
+    assert only_b["alerts"] == rest["alerts"]
+    assert orjson.loads(cache.select(["a"]))["alerts"] == []
+    empty = CacheWriter().finish({}, datetime.now(UTC), 1.0)
+    assert orjson.loads(empty.body) == {"predictions": {}}

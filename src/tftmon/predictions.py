@@ -1,9 +1,10 @@
-"""Pure builder of the ``/predictions/current`` document from forecasts and risk."""
+"""Pure builders of the ``/predictions/current`` document: per-server entries, fleet summary."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ import numpy as np
 from tftmon.forecast import ForecasterInfo, ForecastOutput
 from tftmon.risk import WARNING, RiskAssessment, fleet_level, level_name
 from tftmon.schemas import ALERT_LEVELS, METRICS
-from tftmon.store.fleet import FleetSnapshot
+from tftmon.store.window import WindowSnapshot
 
 
 def quantile_label(level: float) -> str:
@@ -33,37 +34,40 @@ def _num(value: float) -> float | None:
     return None if math.isnan(value) else round(float(value), 3)
 
 
-def build_predictions(
-    fleet: FleetSnapshot,
-    output: ForecastOutput,
-    risk: RiskAssessment,
-    warning: np.ndarray,
-    critical: np.ndarray,
-    info: ForecasterInfo,
-    *,
-    min_history_steps: int,
-    prediction_time: datetime,
-    inference_ms: float,
-) -> dict[str, Any]:
-    """The predictions document (see ``schemas.PredictionsResponse``)."""
-    windows = fleet.windows
+@dataclass(frozen=True, slots=True)
+class ChunkInput:
+    """Everything known about a chunk of servers after forecasting and risk."""
+
+    names: Sequence[str]
+    profiles: Sequence[str]
+    windows: WindowSnapshot
+    output: ForecastOutput
+    risk: RiskAssessment
+    warning: np.ndarray
+    critical: np.ndarray
+
+
+def server_entries(
+    chunk: ChunkInput, info: ForecasterInfo, min_history_steps: int
+) -> Iterator[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
+    """``(name, entry, alerts)`` of each server of a chunk (see ``schemas.ServerPrediction``).
+
+    Forecast lists are numpy rows (orjson writes them directly): no Python float objects.
+    """
+    windows, risk = chunk.windows, chunk.risk
     step = windows.step_seconds
     levels = info.quantiles
     labels = [quantile_label(q) for q in levels]
     i10, i50, i90 = (_nearest(levels, q) for q in (0.1, 0.5, 0.9))
-    # [S, M, Q, H], C-contiguous: each forecast list is a numpy row that orjson writes directly
-    # (no Python float objects, which would take ~1 GB for 10,000 servers)
-    q_all = np.ascontiguousarray(np.round(output.quantiles, 2).transpose(0, 2, 3, 1))
-    absent = np.asarray(np.isnan(q_all).all(axis=(2, 3)))
+    q_all = np.ascontiguousarray(np.round(chunk.output.quantiles, 2).transpose(0, 2, 3, 1))
+    absent = np.asarray(np.isnan(q_all).all(axis=(2, 3)))  # [S, M, Q, H] → [S, M]
     hour_steps = max(1, min(info.horizon_steps, round(3600 / step)))
-    predictions: dict[str, Any] = {}
-    alerts: list[dict[str, Any]] = []
-    for i, name in enumerate(fleet.names):
+    for i, name in enumerate(chunk.names):
         history = int(windows.history_steps[i])
         entry: dict[str, Any] = {
             "forecast_start": iso((int(windows.end_bucket[i]) + 1) * step),
-            "profile": fleet.profiles[i],
-            "model_type": output.model_type[i],
+            "profile": chunk.profiles[i],
+            "model_type": chunk.output.model_type[i],
             "risk_score": round(float(risk.risk_score[i]), 1),
             "alert": level_name(int(risk.level[i])),
             "incident_probability": round(float(risk.incident_probability_8h[i]), 4),
@@ -72,11 +76,11 @@ def build_predictions(
             "history_steps": history,
             "warming_up": history < min_history_steps,
         }
+        alerts: list[dict[str, Any]] = []
         for j, metric in enumerate(METRICS):
             if absent[i, j]:
                 continue
             columns = q_all[i, j]
-            by_label = dict(zip(labels, columns, strict=True))
             current = float(windows.current[i, j])
             start = float(columns[i50][0]) if math.isnan(current) else current
             trend = (float(columns[i50][hour_steps - 1]) - start) * 3600 / (hour_steps * step)
@@ -86,42 +90,53 @@ def build_predictions(
                 "p90": columns[i90],
                 "current": _num(current),
                 "trend": round(trend, 4) if math.isfinite(trend) else 0.0,
-                "quantiles": by_label,
+                "quantiles": dict(zip(labels, columns, strict=True)),
                 "exceed_warning_8h": round(float(risk.p_warning_8h[i, j]), 4),
                 "exceed_critical_30m": round(float(risk.p_critical_30m[i, j]), 4),
                 "exceed_critical_8h": round(float(risk.p_critical_8h[i, j]), 4),
             }
-            level = int(risk.metric_level[i, j])
-            if level >= WARNING:
-                alerts.append(
-                    _alert(name, metric, i, j, risk, warning, critical, columns[i50], step)
-                )
-        predictions[name] = entry
-    alerts.sort(key=lambda a: (-ALERT_LEVELS.index(a["level"]), -a["probability"], a["server"]))
-    counts = {lv: int((risk.level == code).sum()) for code, lv in enumerate(ALERT_LEVELS)}
-    n = len(fleet.names)
+            if int(risk.metric_level[i, j]) >= WARNING:
+                alerts.append(_alert(name, metric, i, j, chunk, columns[i50], step))
+        yield name, entry, alerts
+
+
+def fleet_document(
+    levels: np.ndarray,
+    p30m: np.ndarray,
+    p8h: np.ndarray,
+    alerts: list[dict[str, Any]],
+    info: ForecasterInfo,
+    *,
+    step_seconds: int,
+    prediction_time: datetime,
+    inference_ms: float,
+) -> dict[str, Any]:
+    """Everything of the document but ``predictions``: alerts, environment, metadata.
+
+    Fleet incident probabilities are the mean over servers: the expected share of servers
+    crossing a critical threshold in the window.
+    """
+    n = int(levels.shape[0])
+    alerts = sorted(
+        alerts, key=lambda a: (-ALERT_LEVELS.index(a["level"]), -a["probability"], a["server"])
+    )
     return {
-        "predictions": predictions,
         "alerts": alerts,
         "environment": {
-            "incident_probability_30m": round(float(risk.incident_probability_30m.mean()), 4)
-            if n
-            else 0.0,
-            "incident_probability_8h": round(float(risk.incident_probability_8h.mean()), 4)
-            if n
-            else 0.0,
-            "fleet_health": fleet_level(risk.level),
-            "high_risk_servers": int((risk.level >= WARNING).sum()),
+            "incident_probability_30m": round(float(p30m.mean()), 4) if n else 0.0,
+            "incident_probability_8h": round(float(p8h.mean()), 4) if n else 0.0,
+            "fleet_health": fleet_level(levels),
+            "high_risk_servers": int((levels >= WARNING).sum()),
             "total_servers": n,
-            "level_counts": counts,
+            "level_counts": {lv: int((levels == c).sum()) for c, lv in enumerate(ALERT_LEVELS)},
         },
         "metadata": {
             "model_type": info.model_type,
             "model_version": info.version,
             "prediction_time": prediction_time.isoformat().replace("+00:00", "Z"),
             "horizon_steps": info.horizon_steps,
-            "step_seconds": step,
-            "quantiles": list(levels),
+            "step_seconds": step_seconds,
+            "quantiles": list(info.quantiles),
             "device": info.device,
             "inference_ms": round(inference_ms, 2),
         },
@@ -129,19 +144,12 @@ def build_predictions(
 
 
 def _alert(
-    server: str,
-    metric: str,
-    i: int,
-    j: int,
-    risk: RiskAssessment,
-    warning: np.ndarray,
-    critical: np.ndarray,
-    median: np.ndarray,
-    step: int,
+    server: str, metric: str, i: int, j: int, chunk: ChunkInput, median: np.ndarray, step: int
 ) -> dict[str, Any]:
+    risk = chunk.risk
     level = level_name(int(risk.metric_level[i, j]))
     is_critical = level == "critical" or risk.p_critical_8h[i, j] >= 0.5
-    threshold = float(critical[i, j] if is_critical else warning[i, j])
+    threshold = float(chunk.critical[i, j] if is_critical else chunk.warning[i, j])
     probability = float(risk.p_critical_8h[i, j] if is_critical else risk.p_warning_8h[i, j])
     first = int(risk.first_critical_step[i, j] if is_critical else risk.first_warning_step[i, j])
     return {

@@ -120,14 +120,6 @@ class RiskAssessment:
     level: npt.NDArray[np.int64]  # [S]
 
 
-def concat_assessments(parts: Sequence[RiskAssessment]) -> RiskAssessment:
-    """Join assessments of consecutive server chunks."""
-    names = RiskAssessment.__dataclass_fields__
-    return RiskAssessment(
-        **{name: np.concatenate([getattr(p, name) for p in parts]) for name in names}
-    )
-
-
 def _first_step(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
     """1-based index of the first True along axis 1, 0 where none ([S, H, M] → [S, M])."""
     any_hit = mask.any(axis=1)

@@ -196,7 +196,7 @@ class StatusResponse(BaseModel):
     last_inference_ms: float | None
     inference_cycles: int
     last_inference_error: str | None
-    records_ingested: int
+    records_ingested: int = Field(description="records accepted since the daemon started")
     restore_seconds: float = Field(description="time taken to rebuild windows at start")
     servers: dict[str, ServerWarmup]
 

@@ -9,30 +9,19 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import orjson
 
-from tftmon.forecast import Forecaster, ForecastOutput
+from tftmon.cache import CacheWriter, PredictionsCache
+from tftmon.forecast import Forecaster
 from tftmon.instrumentation import DaemonMetrics, PerServerRows
-from tftmon.predictions import build_predictions
-from tftmon.risk import RiskAssessment, Thresholds, assess, concat_assessments
+from tftmon.predictions import ChunkInput, fleet_document, server_entries
+from tftmon.risk import Thresholds, assess
 from tftmon.store.fleet import FleetStore
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class PredictionsCache:
-    """The latest predictions: the document and its JSON bytes (served as they are)."""
-
-    document: dict[str, Any]
-    body: bytes
-    time: datetime
-    inference_ms: float
 
 
 class InferenceService:
@@ -78,50 +67,57 @@ class InferenceService:
 
     def _cycle(self, started: float) -> PredictionsCache:
         snap = self.fleet.snapshot()
+        windows = snap.windows
         info = self.forecaster.info
         warning, critical = self.thresholds.arrays(snap.profiles)
-        outputs: list[ForecastOutput] = []
-        risks: list[RiskAssessment] = []
-        # chunks bound the memory of intermediate arrays, whatever the fleet size
-        for start in range(0, max(len(snap.windows), 1), self.chunk_size):
-            stop = start + self.chunk_size
-            part = snap.windows.part(start, stop)
-            out = self.forecaster.forecast(part)
-            outputs.append(out)
-            risks.append(
-                assess(
-                    out.quantiles,
-                    info.quantiles,
-                    part.current,
-                    warning[start:stop],
-                    critical[start:stop],
-                    snap.windows.step_seconds,
-                )
-            )
-        output = ForecastOutput(
-            np.concatenate([o.quantiles for o in outputs]),
-            [m for o in outputs for m in o.model_type],
-        )
-        risk = concat_assessments(risks)
-        now = datetime.now(UTC)
-        inference_ms = (time.perf_counter() - started) * 1000
-        document = build_predictions(
-            snap,
-            output,
-            risk,
-            warning,
-            critical,
-            info,
-            min_history_steps=self.fleet.min_history_steps,
-            prediction_time=now,
-            inference_ms=inference_ms,
-        )
+        writer = CacheWriter()
+        alerts: list[dict[str, Any]] = []
+        levels, p30m, p8h = [], [], []
         served: dict[str, int] = {}
-        for model_type in output.model_type:
-            served[model_type] = served.get(model_type, 0) + 1
+        forecast_s = 0.0
+        # chunks bound the memory of intermediate arrays, whatever the fleet size
+        for start in range(0, len(windows), self.chunk_size):
+            stop = start + self.chunk_size
+            part = windows.part(start, stop)
+            began = time.perf_counter()
+            output = self.forecaster.forecast(part)
+            risk = assess(
+                output.quantiles,
+                info.quantiles,
+                part.current,
+                warning[start:stop],
+                critical[start:stop],
+                windows.step_seconds,
+            )
+            forecast_s += time.perf_counter() - began
+            chunk = ChunkInput(
+                snap.names[start:stop], snap.profiles[start:stop], part, output, risk,
+                warning[start:stop], critical[start:stop],
+            )  # fmt: skip
+            for name, entry, server_alerts in server_entries(
+                chunk, info, self.fleet.min_history_steps
+            ):
+                writer.add(name, entry)
+                alerts.extend(server_alerts)
+            levels.append(risk.level)
+            p30m.append(risk.incident_probability_30m)
+            p8h.append(risk.incident_probability_8h)
+            for model_type in output.model_type:
+                served[model_type] = served.get(model_type, 0) + 1
+        now = datetime.now(UTC)
+        rest = fleet_document(
+            np.concatenate(levels) if levels else np.zeros(0, np.int64),
+            np.concatenate(p30m) if p30m else np.zeros(0),
+            np.concatenate(p8h) if p8h else np.zeros(0),
+            alerts,
+            info,
+            step_seconds=windows.step_seconds,
+            prediction_time=now,
+            inference_ms=forecast_s * 1000,
+        )
         for model_type in {"TFT", "baseline", *served}:
             self.metrics.servers_served.labels(model_type).set(served.get(model_type, 0))
-        return PredictionsCache(document, serialize(document), now, inference_ms)
+        return writer.finish(rest, now, (time.perf_counter() - started) * 1000)
 
     def server_rows(self) -> PerServerRows:
         """Per-server risk gauges for ``/metrics``."""
@@ -130,26 +126,8 @@ class InferenceService:
             return []
         return [
             (name, p["risk_score"], p["incident_probability_30m"], p["incident_probability_8h"])
-            for name, p in latest.document["predictions"].items()
+            for name, p in latest.summary.items()
         ]
-
-
-def serialize(document: dict[str, Any]) -> bytes:
-    """The predictions document as JSON, one server at a time.
-
-    orjson holds the GIL while it writes; one call over a large fleet would stall request
-    threads for tens of milliseconds, so each server is written separately.
-    """
-    opt = orjson.OPT_SERIALIZE_NUMPY
-    parts = [b'{"predictions":{']
-    for i, (name, entry) in enumerate(document["predictions"].items()):
-        parts.append(
-            (b"," if i else b"") + orjson.dumps(name) + b":" + orjson.dumps(entry, option=opt)
-        )
-    parts.append(b"}")
-    rest = orjson.dumps({k: v for k, v in document.items() if k != "predictions"}, option=opt)
-    parts.append(b"}" if rest == b"{}" else b"," + rest[1:])
-    return b"".join(parts)
 
 
 async def inference_loop(

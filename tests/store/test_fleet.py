@@ -65,7 +65,7 @@ def test_restart_restores_windows_exactly(tmp_path: Path) -> None:
     np.testing.assert_allclose(restored.windows.current, live.windows.current, equal_nan=True)
     np.testing.assert_allclose(again.window.open_sum[:3], live_open[0])
     np.testing.assert_array_equal(again.window.open_count[:3], live_open[1])
-    assert again.records_total == fleet.records_total
+    assert again.history.count_samples() == fleet.records_total
     again.close()
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tftmon.schemas import METRICS, profile_for
-from tftmon.store.columns import BucketColumns, SampleColumns
+from tftmon.store.columns import SampleColumns
 from tftmon.store.history import HistoryStore, ServerRow
 from tftmon.store.window import NONE, WindowSnapshot, WindowStore
 
@@ -75,7 +75,7 @@ class FleetStore:
         self.profiles: list[str] = []
         self._index: dict[str, int] = {}
         self.lock = threading.Lock()
-        self.records_total = 0
+        self.records_total = 0  # accepted by this process since it started
 
     # ------------------------------------------------------------------ start-up
 
@@ -110,16 +110,8 @@ class FleetStore:
         length = self.window.encoder_steps
         spans = self.history.bucket_spans()
         last = {sid: newest for sid, (_, newest) in spans.items()}
-        parts = [self.history.read_buckets(sid, b - length + 1, b) for sid, b in last.items()]
-        if parts:
-            self.window.restore_closed(
-                BucketColumns(
-                    np.concatenate([p.server for p in parts]),
-                    np.concatenate([p.bucket for p in parts]),
-                    np.concatenate([p.mean for p in parts]),
-                    np.concatenate([p.count for p in parts]),
-                )
-            )
+        for sid, newest in last.items():  # one server at a time keeps the peak memory small
+            self.window.restore_closed(self.history.read_buckets(sid, newest - length + 1, newest))
         for sid, (oldest, _) in spans.items():
             self.window.first_bucket[sid] = oldest
         step_ms = self.window.step_ms
@@ -134,7 +126,6 @@ class FleetStore:
             in_open = recent.ts_ms >= open_from
             self.window.append_raw(recent.take(~in_open))
             self.window.apply(self.window.plan(recent.take(in_open)))
-        self.records_total = self.history.count_samples()
 
     # ------------------------------------------------------------------ ingest
 

@@ -74,7 +74,7 @@ class HistoryStore:
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.execute("PRAGMA busy_timeout=10000")
         conn.execute("PRAGMA temp_store=MEMORY")
-        conn.execute("PRAGMA cache_size=-65536")
+        conn.execute("PRAGMA cache_size=-16384")
         metric_cols = ", ".join(f"{m} REAL" for m in self.metrics)
         conn.executescript(
             f"""

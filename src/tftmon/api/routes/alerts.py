@@ -16,4 +16,4 @@ router = APIRouter(tags=["alerts"], dependencies=[Depends(require_api_key)])
 def active_alerts(state: StateDep) -> list[dict[str, Any]]:
     """Alerts at warning or critical, worst first."""
     latest = state.service.latest
-    return [] if latest is None else list(latest.document["alerts"])
+    return [] if latest is None else list(latest.alerts)

@@ -28,14 +28,5 @@ def current_predictions(
     elif servers is None:
         body = latest.body
     else:
-        wanted = {name.strip() for name in servers.split(",") if name.strip()}
-        doc = latest.document
-        body = orjson.dumps(
-            {
-                **doc,
-                "predictions": {k: v for k, v in doc["predictions"].items() if k in wanted},
-                "alerts": [a for a in doc["alerts"] if a["server"] in wanted],
-            },
-            option=orjson.OPT_SERIALIZE_NUMPY,
-        )
+        body = latest.select(name.strip() for name in servers.split(",") if name.strip())
     return Response(content=body, media_type="application/json")

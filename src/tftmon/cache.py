@@ -1,0 +1,89 @@
+"""The latest predictions as served: one JSON body plus the byte span of each server in it.
+
+A ``CacheWriter`` writes the body one server at a time as the inference cycle produces
+them (orjson holds the GIL while it writes: one call over a large fleet would stall request
+threads), so forecast arrays never pile up for the whole fleet. A filtered request slices
+the body; per-server summaries feed ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+_OPT = orjson.OPT_SERIALIZE_NUMPY
+_HEAD = b'{"predictions":{'
+SUMMARY_FIELDS = (
+    "risk_score",
+    "incident_probability_30m",
+    "incident_probability_8h",
+    "alert",
+    "model_type",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionsCache:
+    """The result of one inference cycle, ready to serve."""
+
+    body: bytes
+    spans: dict[str, tuple[int, int]]
+    summary: dict[str, dict[str, Any]]
+    alerts: list[dict[str, Any]]
+    rest: bytes  # the document without "predictions", as a JSON object
+    time: datetime
+    inference_ms: float
+
+    def select(self, names: Iterable[str]) -> bytes:
+        """The document restricted to ``names`` (unknown names are left out)."""
+        wanted = [n for n in dict.fromkeys(names) if n in self.spans]
+        keep = set(wanted)
+        fragments = b",".join(self.body[slice(*self.spans[n])] for n in wanted)
+        rest = orjson.loads(self.rest)
+        rest["alerts"] = [a for a in self.alerts if a["server"] in keep]
+        return _close(_HEAD + fragments, orjson.dumps(rest))
+
+
+def _close(head: bytes, rest: bytes) -> bytes:
+    return head + b"}" + (b"}" if rest == b"{}" else b"," + rest[1:])
+
+
+class CacheWriter:
+    """Builds a ``PredictionsCache`` server by server."""
+
+    def __init__(self) -> None:
+        self._buf = io.BytesIO()
+        self._buf.write(_HEAD)
+        self._spans: dict[str, tuple[int, int]] = {}
+        self._summary: dict[str, dict[str, Any]] = {}
+
+    def add(self, name: str, entry: dict[str, Any]) -> None:
+        """Write one server's entry."""
+        if self._spans:
+            self._buf.write(b",")
+        start = self._buf.tell()
+        self._buf.write(orjson.dumps(name))
+        self._buf.write(b":")
+        self._buf.write(orjson.dumps(entry, option=_OPT))
+        self._spans[name] = (start, self._buf.tell())
+        self._summary[name] = {key: entry[key] for key in SUMMARY_FIELDS}
+
+    def finish(self, rest: dict[str, Any], time: datetime, inference_ms: float) -> PredictionsCache:
+        """Close the document with everything but ``predictions``."""
+        tail = orjson.dumps(rest, option=_OPT)
+        self._buf.write(b"}")
+        self._buf.write(b"}" if tail == b"{}" else b"," + tail[1:])
+        return PredictionsCache(
+            body=self._buf.getvalue(),
+            spans=self._spans,
+            summary=self._summary,
+            alerts=list(rest.get("alerts", [])),
+            rest=tail,
+            time=time,
+            inference_ms=inference_ms,
+        )

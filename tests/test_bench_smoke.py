@@ -1,0 +1,24 @@
+"""bench/ingest.py runs end to end at small sizes (the figures themselves are not asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_bench_ingest_quick() -> None:
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "ingest.py"), "--quick"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    text = out.stdout
+    for heading in ("[1] durable ingest", "[2] 20-record POST", "[3] RSS", "[4] restart"):
+        assert heading in text
+    assert text.count("ratio") >= 4
