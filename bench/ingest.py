@@ -261,7 +261,7 @@ def bench_latency(root: Path, n_servers: int, n_posts: int) -> None:
         copy = root / "latency" / label.replace(" ", "_")
         shutil.copytree(data, copy)
         daemon = Daemon(
-            copy, TFTMON_INFERENCE_INTERVAL_S=interval, TFTMON_INFERENCE_MIN_GAP_S="0"
+            copy, TFTMON_INFERENCE_INTERVAL_S=interval, TFTMON_INFERENCE_MIN_GAP_S=gap
         ).start()
         daemon.wait_cycles(1)
         t = (end // STEP + 1) * STEP
