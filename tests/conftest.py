@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,11 +12,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.servers import API_KEY, OTHER_KEY, DaemonProcess
+
+__all__ = ["API_KEY", "OTHER_KEY"]
 from tftmon.api import create_app
 from tftmon.settings import Settings
-
-API_KEY = "test-key-0123456789abcdefghij"
-OTHER_KEY = "other-key-0123456789abcdefghij"
 
 
 @pytest.fixture(autouse=True)
@@ -75,3 +76,12 @@ def hours_ago(hours: float) -> datetime:
     """The start of a 5-minute model step about ``hours`` before now (UTC)."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     return now - timedelta(hours=hours, minutes=now.minute % 5)
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
+    """A real daemon subprocess with a fresh data dir; stopped by its PID afterwards."""
+    d = DaemonProcess(data_dir=tmp_path / "data", log=tmp_path / "daemon.log")
+    d.start()
+    yield d
+    d.kill(signal.SIGTERM)

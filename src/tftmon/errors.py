@@ -5,6 +5,9 @@
     TftmonError
      ├── ConfigError            settings or files that make a process refuse to start
      ├── StoreError             the history store could not read or write
+     ├── ClientError            the daemon could not be reached or refused a request
+     │    ├── DaemonUnavailableError  no answer after every retry (transport error, 5xx)
+     │    └── DaemonResponseError     a 4xx answer (``status_code``, ``code``, ``detail``)
      └── RequestError           something a client sent or asked for (4xx)
           ├── MalformedBodyError    body is not JSON, or not a list / {"records": [...]} (400/422)
           ├── PayloadTooLargeError  too many records or bytes (413)
@@ -31,6 +34,25 @@ class ConfigError(TftmonError):
 
 class StoreError(TftmonError):
     """The history store failed to read or write."""
+
+
+class ClientError(TftmonError):
+    """The daemon's API could not be used (raised by ``tftmon.client``)."""
+
+
+class DaemonUnavailableError(ClientError):
+    """No usable answer from the daemon after every retry."""
+
+
+class DaemonResponseError(ClientError):
+    """The daemon refused a request (4xx); retrying the same request will not help."""
+
+    def __init__(self, status_code: int, code: str, detail: str, body: Any = None) -> None:
+        super().__init__(f"HTTP {status_code} {code}: {detail}")
+        self.status_code = status_code
+        self.code = code
+        self.detail = detail
+        self.body = body
 
 
 class RequestError(TftmonError):

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.conftest import hours_ago, records
-from tests.integration.conftest import DaemonProcess
+from tests.servers import DaemonProcess
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import API_KEY
-from tests.integration.conftest import REPO, DaemonProcess
+from tests.servers import REPO, DaemonProcess
 
 pytestmark = pytest.mark.integration
 

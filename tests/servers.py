@@ -1,4 +1,4 @@
-"""A real daemon process (uvicorn) on 127.0.0.1, started and stopped by PID."""
+"""Real processes for tests: the daemon (uvicorn) on 127.0.0.1, started and stopped by PID."""
 
 from __future__ import annotations
 
@@ -8,16 +8,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.conftest import API_KEY
-
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
+API_KEY = "test-key-0123456789abcdefghij"
+OTHER_KEY = "other-key-0123456789abcdefghij"
 
 
 def free_port() -> int:
@@ -76,11 +74,3 @@ class DaemonProcess:
             self.proc.send_signal(sig)
             self.proc.wait(timeout=30)
         self.proc = None
-
-
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
-    d = DaemonProcess(data_dir=tmp_path / "data", log=tmp_path / "daemon.log")
-    d.start()
-    yield d
-    d.kill(signal.SIGTERM)

@@ -1,0 +1,139 @@
+"""The one HTTP client of the daemon's API (httpx), used by adapters, generator, dashboard.
+
+Transport errors and 5xx answers are retried with exponential backoff and jitter; a 4xx
+answer is raised at once as ``DaemonResponseError`` (sending it again would not help).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+
+from tftmon.errors import DaemonResponseError, DaemonUnavailableError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+class TftmonClient:
+    """A synchronous client of one daemon.
+
+    Args:
+        base_url: the daemon, e.g. ``http://127.0.0.1:8000``.
+        api_key: sent as ``X-API-Key``.
+        timeout: seconds per attempt.
+        retries: attempts after the first for transport errors and 5xx answers.
+        backoff_s: first wait between attempts; doubles each time, with jitter.
+        max_backoff_s: the longest wait.
+        transport: an httpx transport (tests inject one); default: the network.
+        sleep: how to wait (tests inject one).
+    """
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        api_key: str | None = None,
+        *,
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        headers = {"X-API-Key": api_key} if api_key else {}
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
+        )
+        self.base_url = base_url.rstrip("/")
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self._sleep = sleep
+
+    def __enter__(self) -> TftmonClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    # ------------------------------------------------------------------ endpoints
+
+    def feed(self, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """``POST /feed``; returns the daemon's answer (accepted, duplicates, rejected...)."""
+        return self._request("POST", "/feed", json=list(records))  # type: ignore[no-any-return]
+
+    def feed_raw(self, body: bytes) -> dict[str, Any]:
+        """``POST /feed`` with a body already encoded as JSON."""
+        headers = {"Content-Type": "application/json"}
+        return self._request("POST", "/feed", content=body, headers=headers)  # type: ignore[no-any-return]
+
+    def health(self) -> dict[str, Any]:
+        """``GET /health`` (no key needed)."""
+        return self._request("GET", "/health")  # type: ignore[no-any-return]
+
+    def status(self) -> dict[str, Any]:
+        """``GET /status``."""
+        return self._request("GET", "/status")  # type: ignore[no-any-return]
+
+    def predictions(self, servers: Sequence[str] | None = None) -> dict[str, Any]:
+        """``GET /predictions/current``, optionally for some servers only."""
+        params = {"servers": ",".join(servers)} if servers else None
+        return self._request("GET", "/predictions/current", params=params)  # type: ignore[no-any-return]
+
+    def active_alerts(self) -> list[dict[str, Any]]:
+        """``GET /alerts/active``."""
+        return self._request("GET", "/alerts/active")  # type: ignore[no-any-return]
+
+    def server_history(self, name: str, hours: float = 24.0) -> dict[str, Any]:
+        """``GET /servers/{name}/history``."""
+        return self._request("GET", f"/servers/{name}/history", params={"hours": hours})  # type: ignore[no-any-return]
+
+    def metrics_text(self) -> str:
+        """``GET /metrics`` (Prometheus text format)."""
+        return self._request("GET", "/metrics", text=True)  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ transport
+
+    def _request(self, method: str, path: str, *, text: bool = False, **kwargs: Any) -> Any:
+        attempt = 0
+        while True:
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            else:
+                if response.status_code < 400:
+                    return response.text if text else response.json()
+                if response.status_code < 500:
+                    raise _response_error(response)
+                problem = f"HTTP {response.status_code}"
+            if attempt >= self.retries:
+                raise DaemonUnavailableError(
+                    f"{method} {self.base_url}{path} failed after {attempt + 1} attempts: {problem}"
+                )
+            wait = min(self.max_backoff_s, self.backoff_s * 2**attempt)
+            wait *= random.uniform(0.5, 1.0)  # jitter: senders do not retry in lockstep
+            logger.warning("%s %s: %s; retrying in %.1f s", method, path, problem, wait)
+            self._sleep(wait)
+            attempt += 1
+
+
+def _response_error(response: httpx.Response) -> DaemonResponseError:
+    try:
+        body = response.json()
+        detail = str(body.get("detail", response.text))
+        code = str(body.get("code", "error"))
+    except (ValueError, AttributeError):
+        body, detail, code = response.text, response.text[:500], "error"
+    return DaemonResponseError(response.status_code, code, detail, body)
