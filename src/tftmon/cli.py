@@ -240,3 +240,42 @@ def _stream(args: argparse.Namespace, sim: object) -> int:
             logger.error("stopping: %s", exc)
             return 1
     return 0
+
+
+def forwarder_main(collect: object, argv: Sequence[str] | None = None) -> int:
+    """``production_metrics_forwarder_TEMPLATE.py``: send ``collect()`` every interval."""
+    parser = argparse.ArgumentParser(
+        prog="production_metrics_forwarder_TEMPLATE.py",
+        description="Send your metrics to the tftmon daemon; spools to disk while it is down.",
+    )
+    parser.add_argument("--url", help="daemon URL (TFTMON_DAEMON_URL, default 127.0.0.1:8000)")
+    parser.add_argument("--interval", type=float, default=5.0, help="seconds between collections")
+    parser.add_argument("--spool-dir", type=Path, default=Path("data/forwarder-spool"))
+    parser.add_argument("--local", action="store_true", help="send this machine's real metrics")
+    parser.add_argument("--once", action="store_true", help="collect and send once, then exit")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    setup_logging("DEBUG" if args.verbose else "INFO")
+
+    import signal
+
+    from tftmon.client import TftmonClient
+    from tftmon.forwarder import Forwarder, Spool, local_collector
+
+    url, key = _client_settings(args.url)
+    if not key:
+        print("no API key: run generate_api_key.py or set TFTMON_API_KEY", file=sys.stderr)
+        return 2
+    chosen = local_collector(url) if args.local else collect
+    if not callable(chosen):
+        raise TypeError("collect must be a function returning a list of records")
+    with TftmonClient(url, key, timeout=10, retries=2, backoff_s=0.5) as client:
+        forwarder = Forwarder(chosen, client, Spool(args.spool_dir), interval_s=args.interval)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: forwarder.stop_event.set())
+        try:
+            forwarder.run(max_ticks=1 if args.once else None)
+        except NotImplementedError as exc:
+            print(f"forwarder: {exc}", file=sys.stderr)
+            return 2
+    return 0
