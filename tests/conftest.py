@@ -85,3 +85,8 @@ def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
     d.start()
     yield d
     d.kill(signal.SIGTERM)
+
+
+from tests.tiny_model import tiny_fleet, tiny_model  # noqa: E402  (session fixtures)
+
+__all__ += ["tiny_fleet", "tiny_model"]

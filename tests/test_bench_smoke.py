@@ -16,8 +16,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def test_bench_ingest_quick() -> None:
     out = subprocess.run(
         [sys.executable, str(REPO / "bench" / "ingest.py"), "--quick"],
-        capture_output=True, text=True, timeout=300, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     text = out.stdout
     for heading in ("[1] durable ingest", "[2] 20-record POST", "[3] RSS", "[4] restart"):
         assert heading in text

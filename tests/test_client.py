@@ -12,9 +12,13 @@ from tftmon.errors import DaemonResponseError, DaemonUnavailableError
 def make(handler, retries: int = 3) -> tuple[TftmonClient, list[float]]:
     waits: list[float] = []
     client = TftmonClient(
-        "http://daemon", "k" * 20, retries=retries, backoff_s=1.0,
-        transport=httpx.MockTransport(handler), sleep=waits.append,
-    )  # fmt: skip
+        "http://daemon",
+        "k" * 20,
+        retries=retries,
+        backoff_s=1.0,
+        transport=httpx.MockTransport(handler),
+        sleep=waits.append,
+    )
     return client, waits
 
 

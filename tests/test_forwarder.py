@@ -86,10 +86,21 @@ def test_daemon_killed_and_restarted_mid_stream(daemon: DaemonProcess, tmp_path:
 def test_local_mode_sends_this_machines_metrics(daemon: DaemonProcess, tmp_path: Path) -> None:
     env = {**os.environ, "TFTMON_API_KEY": API_KEY, "TFTMON_DAEMON_URL": daemon.url}
     out = subprocess.run(
-        [sys.executable, str(REPO / "production_metrics_forwarder_TEMPLATE.py"), "--local",
-         "--once", "--spool-dir", str(tmp_path / "spool")],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(REPO / "production_metrics_forwarder_TEMPLATE.py"),
+            "--local",
+            "--once",
+            "--spool-dir",
+            str(tmp_path / "spool"),
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert "Sent 1 records | tick 1 | warm-up 0/1 servers ready" in out.stderr
     with daemon.client() as c:
         [name] = c.get("/status").json()["servers"]
@@ -101,9 +112,18 @@ def test_local_mode_sends_this_machines_metrics(daemon: DaemonProcess, tmp_path:
 def test_unfilled_template_says_what_to_do(tmp_path: Path) -> None:
     env = {**os.environ, "TFTMON_API_KEY": API_KEY, "TFTMON_DAEMON_URL": "http://127.0.0.1:9"}
     out = subprocess.run(
-        [sys.executable, str(REPO / "production_metrics_forwarder_TEMPLATE.py"), "--once",
-         "--spool-dir", str(tmp_path / "spool")],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(REPO / "production_metrics_forwarder_TEMPLATE.py"),
+            "--once",
+            "--spool-dir",
+            str(tmp_path / "spool"),
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2
     assert "fill in collect_metrics()" in out.stderr

@@ -13,8 +13,12 @@ REPO = Path(__file__).resolve().parents[1]
 def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(REPO / "generate_api_key.py"), *args],
-        cwd=cwd, capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
 
 
 def keys(path: Path) -> list[str]:
@@ -51,7 +55,10 @@ def test_create_rotate_show(tmp_path: Path) -> None:
 def test_show_without_a_key_fails(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(REPO / "generate_api_key.py"), "--show"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "no key" in result.stderr

@@ -20,9 +20,12 @@ from tftmon.store.history import HistoryStore
 def fleet_with_data(tmp_path: Path) -> FleetStore:
     fleet = FleetStore(
         HistoryStore(tmp_path / "h.sqlite3", METRICS, 300),
-        step_seconds=300, encoder_steps=288, raw_samples=16, min_history_steps=6,
+        step_seconds=300,
+        encoder_steps=288,
+        raw_samples=16,
+        min_history_steps=6,
         profile_rules=DEFAULT_PROFILE_RULES,
-    )  # fmt: skip
+    )
     fleet.open()
     rng = np.random.default_rng(0)
     batch = records([f"ppweb{i:03d}" for i in range(7)], hours_ago(3), 300)

@@ -1,11 +1,77 @@
-"""The one transform from windowed samples to model inputs, shared by training and serving."""
+"""The one transform from samples to model inputs, shared by training and serving.
+
+* ``group_by_bucket``: raw samples → per-(server, bucket) sums and counts (the windows and
+  the training set bucket with this same code);
+* ``fill_gaps``: carry the last observation over gaps, with a mask of real observations;
+* ``normalize`` / ``denormalize``: fixed per-metric transforms (percent / 100, log1p for
+  rates), identical for every server, so unknown servers and cold starts need no state;
+* ``time_features``: the known covariates (hour of day and day of week as sin/cos, weekend);
+* ``model_frame_columns``: the order of the model's continuous inputs.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
+from tftmon.schemas import METRICS
+
 FloatArray = npt.NDArray[np.floating]
+
+KNOWN_REALS: Final[tuple[str, ...]] = ("hour_sin", "hour_cos", "dow_sin", "dow_cos", "weekend")
+# (kind, reference): value/ref for "linear", log1p(value)/log1p(ref) for "log"
+TRANSFORMS: Final[dict[str, tuple[str, float]]] = {
+    "cpu_pct": ("linear", 100.0),
+    "mem_pct": ("linear", 100.0),
+    "disk_io_mb_s": ("log", 1000.0),
+    "latency_ms": ("log", 10000.0),
+}
+
+
+def observed_name(metric: str) -> str:
+    """The name of a metric's observation-mask input."""
+    return f"{metric}_observed"
+
+
+@dataclass(frozen=True, slots=True)
+class BucketGroups:
+    """Samples grouped by (server, bucket): ``sum``/``count`` per metric, ``n`` samples."""
+
+    server: npt.NDArray[np.int64]
+    bucket: npt.NDArray[np.int64]
+    sum: npt.NDArray[np.float64]
+    count: npt.NDArray[np.int64]
+    n: npt.NDArray[np.int64]
+
+    def means(self) -> npt.NDArray[np.float64]:
+        """Mean of each metric per group (NaN where a metric had no sample)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.count > 0, self.sum / np.maximum(self.count, 1), np.nan)
+
+
+def group_by_bucket(
+    server: npt.NDArray[np.int64],
+    ts_ms: npt.NDArray[np.int64],
+    values: npt.NDArray[np.float64],
+    step_ms: int,
+) -> BucketGroups:
+    """Group samples sorted by (server, ts_ms) into model-step buckets (vectorised)."""
+    n = server.shape[0]
+    bucket = ts_ms // step_ms
+    new_group = np.ones(n, dtype=bool)
+    new_group[1:] = (server[1:] != server[:-1]) | (bucket[1:] != bucket[:-1])
+    start = np.flatnonzero(new_group)
+    observed = ~np.isnan(values)
+    return BucketGroups(
+        server=server[start],
+        bucket=bucket[start],
+        sum=np.add.reduceat(np.where(observed, values, 0.0), start, axis=0),
+        count=np.add.reduceat(observed.astype(np.int64), start, axis=0),
+        n=np.diff(np.append(start, n)).astype(np.int64),
+    )
 
 
 def fill_gaps(values: FloatArray) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
@@ -21,8 +87,68 @@ def fill_gaps(values: FloatArray) -> tuple[npt.NDArray[np.float32], npt.NDArray[
     t = values.shape[1]
     idx = np.where(observed, np.arange(t)[None, :, None], -1)
     np.maximum.accumulate(idx, axis=1, out=idx)
-    # leading gaps: use the first observed position instead
-    first = np.argmax(observed, axis=1)  # [S, M]
+    first = np.argmax(observed, axis=1)  # leading gaps: use the first observed position
     idx = np.where(idx < 0, first[:, None, :], idx)
     filled = np.take_along_axis(values, idx, axis=1).astype(np.float32, copy=False)
     return filled, observed
+
+
+def normalize(values: FloatArray, metrics: tuple[str, ...] = METRICS) -> npt.NDArray[np.float32]:
+    """Metric values (last axis in ``metrics`` order) → model scale (about 0-1)."""
+    out = np.empty(values.shape, np.float32)
+    for j, metric in enumerate(metrics):
+        kind, ref = TRANSFORMS[metric]
+        col = values[..., j].astype(np.float64)
+        if kind == "linear":
+            out[..., j] = col / ref
+        else:
+            out[..., j] = np.log1p(np.maximum(col, 0.0)) / np.log1p(ref)
+    return out
+
+
+def denormalize(values: FloatArray, metrics: tuple[str, ...] = METRICS) -> npt.NDArray[np.float32]:
+    """Inverse of ``normalize`` along the metric axis (``values[..., j, ...]`` is metric j).
+
+    ``values`` has the metric axis second to last when a quantile axis follows:
+    callers pass ``[..., M, Q]`` and get the same shape back.
+    """
+    out = np.empty(values.shape, np.float32)
+    for j, metric in enumerate(metrics):
+        kind, ref = TRANSFORMS[metric]
+        col = values[..., j, :].astype(np.float64)
+        out[..., j, :] = col * ref if kind == "linear" else np.expm1(col * np.log1p(ref))
+    return out
+
+
+def time_features(epoch_s: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """Known covariates at bucket start times: ``[..., 5]`` in ``KNOWN_REALS`` order."""
+    t = np.asarray(epoch_s, np.float64)
+    hour = (t % 86_400) / 3600.0
+    day = ((t // 86_400) + 3) % 7  # 0 = Monday (1970-01-01 was a Thursday)
+    feats = np.stack(
+        [
+            np.sin(2 * np.pi * hour / 24),
+            np.cos(2 * np.pi * hour / 24),
+            np.sin(2 * np.pi * day / 7),
+            np.cos(2 * np.pi * day / 7),
+            (day >= 5).astype(np.float64),
+        ],
+        axis=-1,
+    )
+    return feats.astype(np.float32)
+
+
+def model_inputs(
+    values: FloatArray, metrics: tuple[str, ...] = METRICS
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+    """Windowed bucket means ``[S, T, M]`` (NaN gaps) → normalized targets and masks.
+
+    Returns:
+        ``(targets, observed, absent)``: targets ``[S, T, M]`` filled over gaps (0 for a
+        metric a server never reported), observed masks ``[S, T, M]`` as 0/1 floats, and
+        ``absent[S, M]``, the metrics a server never reported.
+    """
+    filled, observed = fill_gaps(values)
+    absent = np.asarray(~observed.any(axis=1))
+    targets = np.nan_to_num(normalize(filled, metrics), nan=0.0)
+    return targets.astype(np.float32), observed.astype(np.float32), absent

@@ -120,8 +120,9 @@ class Forwarder:
             self.spool.put(records)
             logger.warning(
                 "daemon unreachable: spooled %d records (%d batches waiting)",
-                len(records), len(self.spool.pending()),
-            )  # fmt: skip
+                len(records),
+                len(self.spool.pending()),
+            )
             return
         self._send(records, spool_on_failure=True)
 

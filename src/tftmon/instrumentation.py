@@ -45,9 +45,11 @@ class DaemonMetrics:
             "tftmon_servers_ready", "Servers with the minimum history to forecast", registry=r
         )
         self.servers_served = Gauge(
-            "tftmon_servers_served", "Servers in the latest forecast, by model", ["model_type"],
+            "tftmon_servers_served",
+            "Servers in the latest forecast, by model",
+            ["model_type"],
             registry=r,
-        )  # fmt: skip
+        )
 
     def watch_servers(self, rows: Callable[[], PerServerRows]) -> None:
         """Export per-server risk gauges read from ``rows()`` at scrape time."""

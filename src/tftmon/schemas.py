@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -29,16 +29,6 @@ METRIC_SPECS: Final[tuple[MetricSpec, ...]] = (
 )
 METRICS: Final[tuple[str, ...]] = tuple(spec.name for spec in METRIC_SPECS)
 
-STATES: Final[tuple[str, ...]] = (
-    "healthy",
-    "heavy_load",
-    "critical_issue",
-    "idle",
-    "maintenance",
-    "morning_spike",
-    "offline",
-    "recovery",
-)
 State = Literal[
     "healthy",
     "heavy_load",
@@ -49,6 +39,7 @@ State = Literal[
     "offline",
     "recovery",
 ]
+STATES: Final[tuple[str, ...]] = get_args(State)
 
 DEFAULT_PROFILE: Final = "generic"
 DEFAULT_PROFILE_RULES: Final[dict[str, str]] = {

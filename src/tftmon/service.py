@@ -91,9 +91,14 @@ class InferenceService:
             )
             forecast_s += time.perf_counter() - began
             chunk = ChunkInput(
-                snap.names[start:stop], snap.profiles[start:stop], part, output, risk,
-                warning[start:stop], critical[start:stop],
-            )  # fmt: skip
+                snap.names[start:stop],
+                snap.profiles[start:stop],
+                part,
+                output,
+                risk,
+                warning[start:stop],
+                critical[start:stop],
+            )
             for name, entry, server_alerts in server_entries(
                 chunk, info, self.fleet.min_history_steps
             ):

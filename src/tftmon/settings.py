@@ -45,6 +45,10 @@ class Settings(BaseSettings):
 
     inference_interval_s: float = Field(30.0, gt=0)
     inference_min_gap_s: float = Field(2.0, ge=0)
+    inference_threads: int = Field(2, ge=1, le=256)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    models_dir: Path = Path("models")
+    model_version: str | None = None
 
     retention_days: float = Field(30.0, gt=0)
     bucket_retention_days: float = Field(400.0, gt=0)

@@ -14,8 +14,12 @@ from tftmon.schemas import STATES, MetricRecord
 
 REPO = Path(__file__).resolve().parents[2]
 MONDAY = 1767571200.0  # 2026-01-05T00:00:00Z
-CRITICAL = {"memory_leak": (1, 98), "cpu_runaway": (0, 95), "disk_saturation": (2, 400),
-            "latency_storm": (3, 1000)}  # fmt: skip
+CRITICAL = {
+    "memory_leak": (1, 98),
+    "cpu_runaway": (0, 95),
+    "disk_saturation": (2, 400),
+    "latency_storm": (3, 1000),
+}
 
 
 def test_default_fleet_names() -> None:
@@ -106,13 +110,31 @@ def test_critical_scenario_starts_incidents_now() -> None:
 
 def test_batch_mode_writes_data_and_labels(tmp_path: Path) -> None:
     out, labels = tmp_path / "fleet.parquet", tmp_path / "labels.csv"
-    cmd = [sys.executable, str(REPO / "metrics_generator.py"), "--days", "7", "--out", str(out),
-           "--labels", str(labels), "--seed", "5"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(REPO / "metrics_generator.py"),
+        "--days",
+        "7",
+        "--out",
+        str(out),
+        "--labels",
+        str(labels),
+        "--seed",
+        "5",
+    ]
     subprocess.run(cmd, check=True, timeout=120, capture_output=True)
     frame = pd.read_parquet(out)
     assert len(frame) == 20 * 7 * 288
-    assert list(frame.columns) == ["timestamp", "server_name", "cpu_pct", "mem_pct",
-                                   "disk_io_mb_s", "latency_ms", "state", "profile"]  # fmt: skip
+    assert list(frame.columns) == [
+        "timestamp",
+        "server_name",
+        "cpu_pct",
+        "mem_pct",
+        "disk_io_mb_s",
+        "latency_ms",
+        "state",
+        "profile",
+    ]
     truth = pd.read_csv(labels)
     assert list(truth.columns)[:4] == ["server_name", "start", "end", "kind"]
     assert len(truth) > 5

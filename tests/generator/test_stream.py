@@ -23,11 +23,32 @@ def test_backfill_then_live(daemon: DaemonProcess, tmp_path: Path) -> None:
     env = {**os.environ, "TFTMON_API_KEY": API_KEY}
     started = time.monotonic()
     out = subprocess.run(
-        [sys.executable, str(REPO / "metrics_generator.py"), "--stream", "--url", daemon.url,
-         "--backfill-hours", "2", "--max-ticks", "3", "--speed", "50", "--servers", "6",
-         "--labels", str(labels), "--incident-rate", "50"],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(REPO / "metrics_generator.py"),
+            "--stream",
+            "--url",
+            daemon.url,
+            "--backfill-hours",
+            "2",
+            "--max-ticks",
+            "3",
+            "--speed",
+            "50",
+            "--servers",
+            "6",
+            "--labels",
+            str(labels),
+            "--incident-rate",
+            "50",
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     assert time.monotonic() - started < 60
     assert "warm-up 6/6 servers ready" in out.stderr
     with daemon.client() as c:
@@ -47,10 +68,23 @@ def test_control_endpoint_switches_scenario(daemon: DaemonProcess, tmp_path: Pat
     port = free_port()
     env = {**os.environ, "TFTMON_API_KEY": API_KEY}
     proc = subprocess.Popen(
-        [sys.executable, str(REPO / "metrics_generator.py"), "--stream", "--url", daemon.url,
-         "--servers", "4", "--control-port", str(port)],
-        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(REPO / "metrics_generator.py"),
+            "--stream",
+            "--url",
+            daemon.url,
+            "--servers",
+            "4",
+            "--control-port",
+            str(port),
+        ],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}/scenario"
         deadline = time.monotonic() + 30

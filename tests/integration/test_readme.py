@@ -32,8 +32,13 @@ def test_readme_curl_examples(daemon: DaemonProcess, tmp_path: Path) -> None:
     env = {**os.environ, "TFTMON_PORT": str(daemon.port)}
     out = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
-        cwd=work, env=env, capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     lines = [ln for ln in out.stdout.splitlines() if ln.strip()]
     feed = json.loads(lines[0])
     assert feed["accepted"] == 1 and feed["rejected"] == []

@@ -17,6 +17,7 @@ from tftmon.api.errors import install_error_handlers
 from tftmon.api.routes import alerts, feed, metrics, predictions, servers, status
 from tftmon.api.state import AppState
 from tftmon.forecast import Forecaster
+from tftmon.forecast.artifacts import ArtifactError
 from tftmon.forecast.baseline import BaselineForecaster
 from tftmon.instrumentation import DaemonMetrics
 from tftmon.schemas import METRICS
@@ -29,12 +30,30 @@ logger = logging.getLogger(__name__)
 
 
 def default_forecaster(settings: Settings) -> Forecaster:
-    """The forecaster served when none is injected."""
+    """The TFT of ``models/LATEST`` (or ``TFTMON_MODEL_VERSION``); the baseline if it cannot
+    be loaded, with the reason in ``/status``."""
+    try:
+        from tftmon.forecast.tft import TFTForecaster
+
+        return TFTForecaster.load(
+            settings.models_dir,
+            settings.model_version or None,
+            device=settings.device,
+            threads=settings.inference_threads,
+            step_seconds=settings.step_seconds,
+            horizon_steps=settings.horizon_steps,
+        )
+    except ArtifactError as exc:
+        logger.error("TFT not served, falling back to the baseline: %s", exc)
+        note = f"TFT not served: {exc}"
+    except ImportError as exc:
+        logger.error("TFT not served (missing dependency): %s", exc)
+        note = f"TFT not served: missing dependency ({exc})"
     return BaselineForecaster(
         settings.horizon_steps,
         settings.step_seconds,
         min_history_steps=settings.min_history_steps,
-        note="no TFT artifact is served yet: seasonal-naive baseline",
+        note=note,
     )
 
 
@@ -62,9 +81,10 @@ def create_app(
         )
         restore_seconds = await run_in_threadpool(fleet.open)
         metrics_ = DaemonMetrics()
-        service = InferenceService(
-            fleet, forecaster if forecaster is not None else default_forecaster(cfg), metrics_
-        )
+        served = forecaster
+        if served is None:
+            served = await run_in_threadpool(default_forecaster, cfg)
+        service = InferenceService(fleet, served, metrics_)
         state = AppState(
             settings=cfg,
             fleet=fleet,
@@ -93,8 +113,10 @@ def create_app(
         ]
         logger.info(
             "tftmon %s serving %s forecasts for %d servers",
-            __version__, service.forecaster.info.model_type, len(fleet.names),
-        )  # fmt: skip
+            __version__,
+            service.forecaster.info.model_type,
+            len(fleet.names),
+        )
         try:
             yield
         finally:

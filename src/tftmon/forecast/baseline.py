@@ -51,10 +51,12 @@ class BaselineForecaster:
         quantiles: tuple[float, ...] = DEFAULT_QUANTILES,
         min_history_steps: int = 1,
         note: str | None = None,
+        seasonal: bool = True,
     ) -> None:
+        self.seasonal = seasonal
         self._info = ForecasterInfo(
             model_type="baseline",
-            version="seasonal-naive-1",
+            version="seasonal-naive-1" if seasonal else "last-value-1",
             device="cpu",
             quantiles=tuple(quantiles),
             horizon_steps=horizon_steps,
@@ -90,7 +92,7 @@ class BaselineForecaster:
         horizon = self._info.horizon_steps
         point = np.repeat(filled[:, -1:, :], horizon, axis=1)
         season = self.season_steps
-        if length >= season:
+        if self.seasonal and length >= season:
             k = np.arange(1, horizon + 1)
             pos = length - 1 - season + ((k - 1) % season) + 1
             seasonal = filled[:, pos, :]

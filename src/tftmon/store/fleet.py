@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -88,8 +88,11 @@ class FleetStore:
         took = time.perf_counter() - started
         logger.info(
             "restored %d servers (%d ready) from %s in %.2f s",
-            len(self.names), self.servers_ready(), self.history.path, took,
-        )  # fmt: skip
+            len(self.names),
+            self.servers_ready(),
+            self.history.path,
+            took,
+        )
         return took
 
     def close(self) -> None:
@@ -203,8 +206,9 @@ class FleetStore:
         with self.lock:
             windows = self.window.snapshot()
             ids = windows.server.tolist()
+            profiles = [self.profiles[i] for i in ids]
             return FleetSnapshot(
-                windows, [self.names[i] for i in ids], [self.profiles[i] for i in ids]
+                replace(windows, profiles=profiles), [self.names[i] for i in ids], profiles
             )
 
     def warmup(self) -> list[tuple[str, int, int]]:

@@ -14,12 +14,13 @@ history store before memory changes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from tftmon.features import group_by_bucket
 from tftmon.store.columns import BucketColumns, Int64Array, SampleColumns
 
 NONE = -1
@@ -53,6 +54,7 @@ class WindowSnapshot:
         current: newest raw value of each metric, NaN if never seen (float32[S, M]).
         last_ts_ms: newest sample time (int64[S]).
         step_seconds: the model step.
+        profiles: profile of each server (empty when the caller does not know them).
     """
 
     server: Int64Array
@@ -62,6 +64,7 @@ class WindowSnapshot:
     current: Float32Array
     last_ts_ms: Int64Array
     step_seconds: int
+    profiles: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.server.shape[0])
@@ -70,9 +73,15 @@ class WindowSnapshot:
         """The servers ``start:stop`` of this snapshot (views, no copy)."""
         sl = slice(start, stop)
         return WindowSnapshot(
-            self.server[sl], self.values[sl], self.end_bucket[sl], self.history_steps[sl],
-            self.current[sl], self.last_ts_ms[sl], self.step_seconds,
-        )  # fmt: skip
+            self.server[sl],
+            self.values[sl],
+            self.end_bucket[sl],
+            self.history_steps[sl],
+            self.current[sl],
+            self.last_ts_ms[sl],
+            self.step_seconds,
+            self.profiles[sl],
+        )
 
 
 class _Grower:
@@ -181,20 +190,24 @@ class WindowStore:
         if len(batch) == 0:
             empty = np.empty(0, np.int64)
             return WindowUpdate(
-                batch, BucketColumns.empty(m), empty, empty,
-                np.empty((0, m)), np.empty((0, m), np.int64), empty, empty, empty,
-            )  # fmt: skip
-        s, b = batch.server, batch.ts_ms // self.step_ms
-        n = len(batch)
-        # groups of samples sharing (server, bucket)
-        new_group = np.ones(n, dtype=bool)
-        new_group[1:] = (s[1:] != s[:-1]) | (b[1:] != b[:-1])
-        gstart = np.flatnonzero(new_group)
-        g_s, g_b = s[gstart], b[gstart]
-        observed = ~np.isnan(batch.values)
-        g_sum = np.add.reduceat(np.where(observed, batch.values, 0.0), gstart, axis=0)
-        g_cnt = np.add.reduceat(observed.astype(np.int64), gstart, axis=0)
-        g_n = np.diff(np.append(gstart, n)).astype(np.int64)
+                batch,
+                BucketColumns.empty(m),
+                empty,
+                empty,
+                np.empty((0, m)),
+                np.empty((0, m), np.int64),
+                empty,
+                empty,
+                empty,
+            )
+        groups = group_by_bucket(batch.server, batch.ts_ms, batch.values, self.step_ms)
+        g_s, g_b, g_sum, g_cnt, g_n = (
+            groups.server,
+            groups.bucket,
+            groups.sum,
+            groups.count,
+            groups.n,
+        )
         # the open bucket joins the group of the same bucket
         merge = g_b == self.open_bucket[g_s]
         g_sum[merge] += self.open_sum[g_s[merge]]

@@ -1,0 +1,257 @@
+"""Serve a trained Temporal Fusion Transformer: one batched, chunked forward pass per cycle.
+
+The model is loaded once. Each cycle builds the network's input tensors straight from the
+windows' arrays (``features.model_inputs`` and ``features.time_features``, the same
+transform training used), runs ``model(x)`` under ``torch.inference_mode()`` in chunks
+(bounded memory; 64 series per chunk is fastest on CPU), and maps the outputs back to
+metric units. No ``TimeSeriesDataSet``, ``DataLoader`` or ``Trainer`` per cycle.
+
+Servers with fewer closed steps than the model's minimum encoder length, and metrics the
+model was not trained on, are forecast by the baseline and labelled so.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tftmon.features import KNOWN_REALS, denormalize, model_inputs, observed_name, time_features
+from tftmon.forecast import ForecasterInfo, ForecastOutput
+from tftmon.forecast.artifacts import (
+    ArtifactError,
+    ArtifactMeta,
+    latest_version,
+    read_metadata,
+    weights_path,
+)
+from tftmon.forecast.baseline import BaselineForecaster
+from tftmon.schemas import METRIC_SPECS, METRICS
+from tftmon.store.window import WindowSnapshot
+
+logger = logging.getLogger(__name__)
+
+
+def build_network(meta: ArtifactMeta) -> Any:
+    """A TFT with the artifact's architecture (random weights)."""
+    from pytorch_forecasting import TemporalFusionTransformer
+    from pytorch_forecasting.data import MultiNormalizer, TorchNormalizer
+    from pytorch_forecasting.metrics import MultiLoss, QuantileLoss
+
+    hparams = meta.hparams
+    hparams["embedding_sizes"] = {k: tuple(v) for k, v in hparams["embedding_sizes"].items()}
+    n = len(meta.metrics)
+    with warnings.catch_warnings():
+        # Lightning's notes about nn.Module hyperparameters concern checkpoints we never write
+        warnings.filterwarnings("ignore", message=r"Attribute '(loss|logging_metrics)'")
+        return TemporalFusionTransformer(
+            **hparams,
+            loss=MultiLoss([QuantileLoss(list(meta.quantiles)) for _ in range(n)]),
+            output_transformer=MultiNormalizer(
+                [TorchNormalizer(method="identity") for _ in range(n)]
+            ),
+        )
+
+
+def resolve_device(requested: str) -> str:
+    """``auto`` → ``cuda`` when a GPU is usable, else ``cpu``."""
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ArtifactError("TFTMON_DEVICE=cuda but no CUDA device is available")
+    return requested
+
+
+class TFTForecaster:
+    """A loaded TFT artifact behind the ``Forecaster`` protocol."""
+
+    def __init__(
+        self,
+        meta: ArtifactMeta,
+        network: Any,
+        *,
+        device: str = "cpu",
+        chunk_size: int = 64,
+        horizon_steps: int | None = None,
+    ) -> None:
+        self.meta = meta
+        self.network = network
+        self.device = device
+        self.chunk_size = chunk_size
+        self.metric_index = [METRICS.index(m) for m in meta.metrics]
+        reals = list(meta.raw["reals"])
+        self._reals = reals
+        self._known = [reals.index(k) for k in KNOWN_REALS]
+        self._target_cols = [reals.index(m) for m in meta.metrics]
+        self._mask_cols = [reals.index(observed_name(m)) for m in meta.metrics]
+        self._profiles = meta.profiles
+        self._baseline = BaselineForecaster(
+            meta.horizon_steps, meta.step_seconds, quantiles=meta.quantiles
+        )
+        self._info = ForecasterInfo(
+            model_type="TFT",
+            version=meta.version,
+            device=device,
+            quantiles=meta.quantiles,
+            horizon_steps=meta.horizon_steps,
+            step_seconds=meta.step_seconds,
+            min_history_steps=meta.min_encoder_steps,
+        )
+        if horizon_steps is not None and horizon_steps != meta.horizon_steps:
+            raise ArtifactError(
+                f"model {meta.version} forecasts {meta.horizon_steps} steps, the daemon is "
+                f"set to {horizon_steps} (TFTMON_HORIZON_STEPS)"
+            )
+
+    @classmethod
+    def load(
+        cls,
+        models_dir: Path,
+        version: str | None = None,
+        *,
+        device: str = "auto",
+        threads: int = 2,
+        step_seconds: int | None = None,
+        horizon_steps: int | None = None,
+    ) -> TFTForecaster:
+        """Load ``models_dir/<version>`` (default: the one ``LATEST`` names).
+
+        Raises:
+            ArtifactError: no artifact, a malformed one, or one that does not fit the
+                daemon's settings or this code.
+        """
+        version = version or latest_version(models_dir)
+        if version is None:
+            raise ArtifactError(f"no model: {models_dir / 'LATEST'} does not exist")
+        meta = read_metadata(models_dir, version)
+        unknown = set(meta.metrics) - set(METRICS)
+        if unknown:
+            raise ArtifactError(f"model {version} forecasts unknown metrics {sorted(unknown)}")
+        if step_seconds is not None and meta.step_seconds != step_seconds:
+            raise ArtifactError(
+                f"model {version} uses {meta.step_seconds}-s steps, the daemon "
+                f"{step_seconds}-s steps (TFTMON_STEP_SECONDS)"
+            )
+        import torch
+
+        torch.set_num_threads(threads)
+        resolved = resolve_device(device)
+        network = build_network(meta)
+        try:
+            state = torch.load(
+                weights_path(models_dir, version), map_location="cpu", weights_only=True
+            )
+            network.load_state_dict(state, strict=True)
+        except (OSError, RuntimeError) as exc:
+            raise ArtifactError(f"model {version}: weights do not load ({exc})") from exc
+        network.eval().to(resolved)
+        logger.info("loaded TFT model %s on %s", version, resolved)
+        return cls(meta, network, device=resolved, horizon_steps=horizon_steps)
+
+    @property
+    def info(self) -> ForecasterInfo:
+        """Identity and shape of the forecasts."""
+        return self._info
+
+    def forecast(self, snapshot: WindowSnapshot) -> ForecastOutput:
+        """TFT forecasts for servers with enough history, the baseline for the rest."""
+        out = self._baseline.forecast(snapshot)
+        quantiles = out.quantiles
+        model_type = list(out.model_type)
+        ready = np.flatnonzero(snapshot.history_steps >= self.meta.min_encoder_steps)
+        if ready.size == 0:
+            return out
+        cols = self.metric_index
+        for start in range(0, ready.size, self.chunk_size):
+            rows = ready[start : start + self.chunk_size]
+            normalized = self.forward_normalized(_take(snapshot, rows))  # [B, H, Mm, Q]
+            values = denormalize(np.sort(normalized, axis=-1), self.meta.metrics)
+            lower = np.array([METRIC_SPECS[i].lower for i in cols], np.float32)
+            upper = np.array(
+                [np.inf if METRIC_SPECS[i].upper is None else METRIC_SPECS[i].upper for i in cols],
+                np.float32,
+            )
+            values = np.clip(values, lower[None, None, :, None], upper[None, None, :, None])
+            absent = np.asarray(np.isnan(quantiles[rows][:, :, cols, :]).all(axis=(1, 3)))
+            values[np.broadcast_to(absent[:, None, :, None], values.shape)] = np.nan
+            steps = np.arange(quantiles.shape[1])
+            quantiles[np.ix_(rows, steps, np.asarray(cols, np.intp))] = values
+            for r in rows.tolist():
+                model_type[r] = "TFT"
+        return ForecastOutput(quantiles, model_type)
+
+    def inputs(self, snapshot: WindowSnapshot) -> dict[str, Any]:
+        """The network's input tensors for a snapshot, as its own DataLoader would build them."""
+        import torch
+
+        meta = self.meta
+        e_max = min(meta.encoder_steps, snapshot.values.shape[1])
+        horizon = meta.horizon_steps
+        b = len(snapshot)
+        enc_len = np.clip(snapshot.history_steps, 1, e_max).astype(np.int64)
+        window = snapshot.values[:, -e_max:, :][:, :, self.metric_index]
+        targets, observed, _ = model_inputs(window, meta.metrics)  # [B, E, Mm]
+        width = int(enc_len.max())
+        t = np.arange(width)
+        src = np.clip(e_max - enc_len[:, None] + t[None, :], 0, e_max - 1)  # left-aligned
+        valid = t[None, :] < enc_len[:, None]
+        n_reals = len(self._reals)
+        enc = np.zeros((b, width, n_reals), np.float32)
+        enc[:, :, self._target_cols] = np.take_along_axis(targets, src[:, :, None], axis=1)
+        enc[:, :, self._mask_cols] = np.take_along_axis(observed, src[:, :, None], axis=1)
+        first_bucket = snapshot.end_bucket - enc_len + 1
+        enc_times = (first_bucket[:, None] + t[None, :]) * meta.step_seconds
+        enc[:, :, self._known] = time_features(enc_times)
+        enc[~valid] = 0.0  # padding, as pad_sequence leaves it
+        dec = np.zeros((b, horizon, n_reals), np.float32)
+        dec_times = (
+            snapshot.end_bucket[:, None] + 1 + np.arange(horizon)[None, :]
+        ) * meta.step_seconds
+        dec[:, :, self._known] = time_features(dec_times)
+        codes = np.asarray(
+            [self._profiles.get(p, 0) for p in snapshot.profiles] or [0] * b,
+            np.int64,
+        )
+        device = self.device
+        zeros_ones = torch.tensor([[0.0, 1.0]], device=device).repeat(b, 1)
+        return {
+            "encoder_cont": torch.from_numpy(enc).to(device),
+            "decoder_cont": torch.from_numpy(dec).to(device),
+            "encoder_cat": torch.from_numpy(np.where(valid, codes[:, None], 0)[:, :, None]).to(
+                device
+            ),
+            "decoder_cat": torch.from_numpy(np.repeat(codes[:, None, None], horizon, 1)).to(device),
+            "encoder_lengths": torch.from_numpy(enc_len).to(device),
+            "decoder_lengths": torch.full((b,), horizon, dtype=torch.long, device=device),
+            "target_scale": [zeros_ones for _ in meta.metrics],
+        }
+
+    def forward_normalized(self, snapshot: WindowSnapshot) -> npt.NDArray[np.float32]:
+        """Raw network quantiles on the model scale, ``[B, H, Mm, Q]`` (not yet sorted)."""
+        import torch
+
+        with torch.inference_mode():
+            prediction = self.network(self.inputs(snapshot))["prediction"]
+            stacked = torch.stack(list(prediction), dim=2)  # [B, H, Mm, Q]
+        result: npt.NDArray[np.float32] = stacked.float().cpu().numpy()
+        return result
+
+
+def _take(snapshot: WindowSnapshot, rows: npt.NDArray[np.intp]) -> WindowSnapshot:
+    part = WindowSnapshot(
+        snapshot.server[rows],
+        snapshot.values[rows],
+        snapshot.end_bucket[rows],
+        snapshot.history_steps[rows],
+        snapshot.current[rows],
+        snapshot.last_ts_ms[rows],
+        snapshot.step_seconds,
+        profiles=[snapshot.profiles[i] for i in rows.tolist()] if snapshot.profiles else [],
+    )
+    return part

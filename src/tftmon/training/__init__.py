@@ -1,0 +1,1 @@
+"""Training, evaluation (backtests) and retraining of the forecasting model."""

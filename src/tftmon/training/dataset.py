@@ -1,0 +1,212 @@
+"""From data-contract rows to the model's training frame, through ``tftmon.features``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tftmon.errors import ConfigError
+from tftmon.features import KNOWN_REALS, group_by_bucket, model_inputs, observed_name, time_features
+from tftmon.schemas import DEFAULT_PROFILE_RULES, METRICS, profile_for
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BucketedFleet:
+    """Dense bucket means per server: ``values[s]`` is ``[T_s, M]`` from ``first[s]`` on."""
+
+    names: list[str]
+    profiles: list[str]
+    first: npt.NDArray[np.int64]
+    values: list[npt.NDArray[np.float64]]
+    metrics: tuple[str, ...]
+    step_seconds: int
+
+    def head(self, fraction: float) -> BucketedFleet:
+        """Each server's first ``fraction`` of buckets (a per-series time split)."""
+        cut = [v[: max(1, int(len(v) * fraction))] for v in self.values]
+        return BucketedFleet(
+            self.names, self.profiles, self.first, cut, self.metrics, self.step_seconds
+        )
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """First and last bucket number over all servers."""
+        last = max(int(f) + len(v) - 1 for f, v in zip(self.first, self.values, strict=True))
+        return int(self.first.min()), last
+
+
+def load_frame(path: Path) -> pd.DataFrame:
+    """Read a CSV or parquet file in the data contract (long format)."""
+    import pandas as pd
+
+    if not path.exists():
+        raise ConfigError(f"{path}: no such file")
+    if path.suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    elif path.suffix == ".csv":
+        frame = pd.read_csv(path)
+    else:
+        raise ConfigError(f"{path}: training data must be .csv or .parquet")
+    missing = {"timestamp", "server_name"} - set(frame.columns)
+    if missing:
+        raise ConfigError(f"{path}: missing column(s) {sorted(missing)}")
+    return frame
+
+
+def bucket_frame(
+    frame: pd.DataFrame, step_seconds: int, profile_rules: dict[str, str] | None = None
+) -> BucketedFleet:
+    """Average rows into model steps per server; metrics empty in the whole set are dropped."""
+    import pandas as pd
+
+    rules = profile_rules or DEFAULT_PROFILE_RULES
+    present = tuple(m for m in METRICS if m in frame.columns and frame[m].notna().any())
+    dropped = [m for m in METRICS if m not in present]
+    if not present:
+        raise ConfigError("no metric column holds any value")
+    if dropped:
+        logger.info("metrics with no value anywhere are left out of the targets: %s", dropped)
+    ts = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
+    ts_ms = ((ts - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)).to_numpy(np.int64)
+    codes, names = pd.factorize(frame["server_name"].astype(str), sort=True)
+    values = frame[list(present)].to_numpy(np.float64)
+    order = np.lexsort((ts_ms, codes))
+    groups = group_by_bucket(
+        codes[order].astype(np.int64), ts_ms[order], values[order], step_seconds * 1000
+    )
+    means = groups.means()
+    profiles = []
+    explicit = (
+        frame.groupby(frame["server_name"].astype(str))["profile"].last()
+        if "profile" in frame.columns
+        else None
+    )
+    firsts, series = [], []
+    for s, name in enumerate(names):
+        rows = np.flatnonzero(groups.server == s)
+        buckets = groups.bucket[rows]
+        dense = np.full((int(buckets[-1] - buckets[0]) + 1, len(present)), np.nan)
+        dense[buckets - buckets[0]] = means[rows]
+        firsts.append(int(buckets[0]))
+        series.append(dense)
+        given = explicit.get(name) if explicit is not None else None
+        profiles.append(str(given) if isinstance(given, str) else profile_for(name, rules))
+    return BucketedFleet(
+        list(map(str, names)), profiles, np.asarray(firsts, np.int64), series, present, step_seconds
+    )
+
+
+def model_frame(fleet: BucketedFleet) -> pd.DataFrame:
+    """The frame ``TimeSeriesDataSet`` trains on: targets normalized, gaps filled and masked.
+
+    ``time_idx`` is the bucket number, so every server shares one clock.
+    """
+    import pandas as pd
+
+    parts = []
+    for name, profile, first, values in zip(
+        fleet.names, fleet.profiles, fleet.first, fleet.values, strict=True
+    ):
+        targets, observed, _ = model_inputs(values[None], fleet.metrics)
+        buckets = int(first) + np.arange(values.shape[0])
+        known = time_features(buckets * fleet.step_seconds)
+        columns: dict[str, Any] = {
+            "server_name": name,
+            "profile": profile,
+            "time_idx": buckets,
+        }
+        columns.update({k: known[:, i] for i, k in enumerate(KNOWN_REALS)})
+        columns.update({m: targets[0, :, j] for j, m in enumerate(fleet.metrics)})
+        columns.update({observed_name(m): observed[0, :, j] for j, m in enumerate(fleet.metrics)})
+        parts.append(pd.DataFrame(columns))
+    frame = pd.concat(parts, ignore_index=True)
+    frame["server_name"] = frame["server_name"].astype(str)
+    frame["profile"] = frame["profile"].astype(str)
+    return frame
+
+
+def time_series_dataset(
+    frame: pd.DataFrame,
+    metrics: tuple[str, ...],
+    *,
+    encoder_steps: int,
+    horizon_steps: int,
+    min_encoder_steps: int,
+) -> Any:
+    """The ``TimeSeriesDataSet`` definition shared by training and the serving-equality test.
+
+    Inputs are already on the model scale (``features.normalize``), so every scaler and the
+    target normalizers are identity; the serving path builds the same tensors directly.
+    """
+    from pytorch_forecasting import TimeSeriesDataSet
+    from pytorch_forecasting.data import MultiNormalizer, NaNLabelEncoder, TorchNormalizer
+
+    unknown = [*metrics, *(observed_name(m) for m in metrics)]
+    return TimeSeriesDataSet(
+        frame,
+        time_idx="time_idx",
+        target=list(metrics),
+        group_ids=["server_name"],
+        max_encoder_length=encoder_steps,
+        min_encoder_length=min_encoder_steps,
+        max_prediction_length=horizon_steps,
+        min_prediction_length=horizon_steps,
+        static_categoricals=["profile"],
+        time_varying_known_reals=list(KNOWN_REALS),
+        time_varying_unknown_reals=unknown,
+        target_normalizer=MultiNormalizer([TorchNormalizer(method="identity") for _ in metrics]),
+        categorical_encoders={
+            "profile": NaNLabelEncoder(add_nan=True),
+            "server_name": NaNLabelEncoder(add_nan=True),
+        },
+        scalers=dict.fromkeys([*KNOWN_REALS, *unknown[len(metrics) :]]),
+        add_relative_time_idx=False,
+        add_target_scales=False,
+        add_encoder_length=False,
+        allow_missing_timesteps=False,
+    )
+
+
+def fleet_from_history(data_dir: Path, step_seconds: int) -> BucketedFleet:
+    """The bucket tier of a daemon's history store (what the daemon's windows restore from)."""
+    from tftmon.store.history import HistoryStore
+
+    path = data_dir / "history.sqlite3"
+    if not path.exists():
+        raise ConfigError(f"{path}: no history store")
+    store = HistoryStore(path, METRICS, step_seconds)
+    store.open()
+    try:
+        servers = store.servers()
+        rows = store.read_buckets(None, 0)
+    finally:
+        store.close()
+    present = tuple(m for j, m in enumerate(METRICS) if (~np.isnan(rows.mean[:, j])).any())
+    if not present:
+        raise ConfigError(f"{path}: no closed bucket holds any metric")
+    keep = [METRICS.index(m) for m in present]
+    names, profiles, firsts, series = [], [], [], []
+    for server in servers:
+        mine = rows.server == server.server_id
+        if not mine.any():
+            continue
+        buckets = rows.bucket[mine]
+        dense = np.full((int(buckets[-1] - buckets[0]) + 1, len(present)), np.nan)
+        dense[buckets - buckets[0]] = rows.mean[mine][:, keep]
+        names.append(server.name)
+        profiles.append(server.profile)
+        firsts.append(int(buckets[0]))
+        series.append(dense)
+    return BucketedFleet(
+        names, profiles, np.asarray(firsts, np.int64), series, present, step_seconds
+    )

@@ -1,0 +1,237 @@
+"""``tftmon-train``: fit a multi-target TFT and write a ``models/<version>/`` artifact."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tftmon.errors import ConfigError
+from tftmon.features import TRANSFORMS, denormalize
+from tftmon.forecast import DEFAULT_QUANTILES
+from tftmon.forecast.artifacts import json_hparams, save_artifact, set_latest
+from tftmon.training.dataset import BucketedFleet, model_frame, time_series_dataset
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run (stored in the artifact's metadata)."""
+
+    step_seconds: int = 300
+    encoder_steps: int = 288
+    horizon_steps: int = 96
+    min_encoder_steps: int = 6
+    quantiles: tuple[float, ...] = DEFAULT_QUANTILES
+    hidden_size: int = 32
+    attention_heads: int = 4
+    hidden_continuous_size: int = 16
+    dropout: float = 0.1
+    learning_rate: float = 3e-3
+    batch_size: int = 64
+    max_epochs: int = 20
+    patience: int = 3
+    limit_train_batches: int | float = 200
+    limit_val_batches: int | float = 60
+    val_fraction: float = 0.15
+    seed: int = 42
+    accelerator: str = "auto"
+    devices: int | str = 1
+    progress: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    """Where the artifact went and how it scored."""
+
+    folder: Path
+    scores: dict[str, Any]
+    seconds: float
+
+
+def train(
+    fleet: BucketedFleet,
+    models_dir: Path,
+    version: str,
+    config: TrainConfig,
+    *,
+    make_latest: bool = True,
+    source: str = "",
+) -> TrainResult:
+    """Train on ``fleet`` and save ``models_dir/version``."""
+    import lightning.pytorch as pl
+    import torch
+    from lightning.pytorch.callbacks import Callback, EarlyStopping
+    from pytorch_forecasting import TemporalFusionTransformer
+    from pytorch_forecasting.metrics import MultiLoss, QuantileLoss
+
+    started = time.perf_counter()
+    if (models_dir / version).exists():
+        raise ConfigError(f"{models_dir / version} exists already: choose another --out")
+    pl.seed_everything(config.seed, workers=True, verbose=False)
+    frame = model_frame(fleet)
+    first, last = fleet.span
+    val_steps = max(
+        config.horizon_steps + config.min_encoder_steps, int((last - first) * config.val_fraction)
+    )
+    cutoff = last - val_steps
+    train_part = frame[frame.time_idx <= cutoff]
+    if train_part.empty:
+        raise ConfigError("not enough history to hold out a validation period")
+    kwargs = {
+        "encoder_steps": config.encoder_steps,
+        "horizon_steps": config.horizon_steps,
+        "min_encoder_steps": config.min_encoder_steps,
+    }
+    training = time_series_dataset(train_part, fleet.metrics, **kwargs)
+    validation = type(training).from_dataset(
+        training, frame, min_prediction_idx=cutoff + 1, stop_randomization=True
+    )
+    n_metrics = len(fleet.metrics)
+    model = TemporalFusionTransformer.from_dataset(
+        training,
+        hidden_size=config.hidden_size,
+        attention_head_size=config.attention_heads,
+        hidden_continuous_size=config.hidden_continuous_size,
+        dropout=config.dropout,
+        learning_rate=config.learning_rate,
+        output_size=[len(config.quantiles)] * n_metrics,
+        loss=MultiLoss([QuantileLoss(list(config.quantiles)) for _ in range(n_metrics)]),
+        reduce_on_plateau_patience=2,
+    )
+
+    class BestWeights(Callback):
+        """Keeps the weights of the epoch with the lowest validation loss."""
+
+        def __init__(self) -> None:
+            self.best = float("inf")
+            self.state: dict[str, Any] | None = None
+            self.epoch = -1
+
+        def on_validation_end(self, trainer: Any, module: Any) -> None:
+            loss = trainer.callback_metrics.get("val_loss")
+            if loss is None or trainer.sanity_checking:
+                return
+            if float(loss) < self.best:
+                self.best = float(loss)
+                self.state = copy.deepcopy(module.state_dict())
+                self.epoch = trainer.current_epoch
+            logger.info(
+                "epoch %d: val_loss %.5f (best %.5f at epoch %d)",
+                trainer.current_epoch,
+                float(loss),
+                self.best,
+                self.epoch,
+            )
+
+    best = BestWeights()
+    trainer = pl.Trainer(
+        max_epochs=config.max_epochs,
+        accelerator=config.accelerator,
+        devices=config.devices,
+        gradient_clip_val=0.1,
+        limit_train_batches=config.limit_train_batches,
+        limit_val_batches=config.limit_val_batches,
+        callbacks=[EarlyStopping("val_loss", patience=config.patience), best],
+        enable_progress_bar=config.progress,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        logger=False,
+        deterministic="warn",
+    )
+    train_loader = training.to_dataloader(train=True, batch_size=config.batch_size, num_workers=0)
+    val_loader = validation.to_dataloader(
+        train=False, batch_size=config.batch_size * 4, num_workers=0
+    )
+    trainer.fit(model, train_dataloaders=train_loader, val_dataloaders=val_loader)
+    if best.state is not None:
+        model.load_state_dict(best.state)
+    model.eval()
+    scores = _scores(model, val_loader, fleet.metrics, config.quantiles)
+    scores.update(
+        {"val_loss": best.best, "best_epoch": best.epoch, "epochs_run": trainer.current_epoch}
+    )
+    step = fleet.step_seconds
+    metadata = {
+        "metrics": list(fleet.metrics),
+        "metrics_left_out": [m for m in TRANSFORMS if m not in fleet.metrics],
+        "quantiles": list(config.quantiles),
+        "step_seconds": step,
+        "encoder_steps": config.encoder_steps,
+        "horizon_steps": config.horizon_steps,
+        "min_encoder_steps": config.min_encoder_steps,
+        "normalizers": {
+            m: {"kind": TRANSFORMS[m][0], "reference": TRANSFORMS[m][1]} for m in fleet.metrics
+        },
+        "profile_vocabulary": dict(model.hparams["embedding_labels"]["profile"]),
+        "reals": list(training.reals),
+        "hparams": json_hparams(dict(model.hparams)),
+        "training_data": {
+            "source": source,
+            "servers": len(fleet.names),
+            "first_bucket": datetime.fromtimestamp(first * step, UTC).isoformat(),
+            "last_bucket": datetime.fromtimestamp(last * step, UTC).isoformat(),
+            "validation_from": datetime.fromtimestamp((cutoff + 1) * step, UTC).isoformat(),
+        },
+        "validation": scores,
+        "train_config": {k: v for k, v in asdict(config).items() if k != "progress"},
+        "created": datetime.now(UTC).isoformat(),
+        "torch_version": torch.__version__,
+    }
+    folder = save_artifact(models_dir, version, model.state_dict(), metadata)
+    if make_latest:
+        set_latest(models_dir, version)
+    took = time.perf_counter() - started
+    logger.info("saved %s in %.0f s: %s", folder, took, scores)
+    return TrainResult(folder, scores, took)
+
+
+def _scores(
+    model: Any, loader: Any, metrics: tuple[str, ...], quantiles: tuple[float, ...]
+) -> dict[str, Any]:
+    """Per metric on the validation period: pinball loss (model scale), p50 MAE and 80 %
+    interval coverage in metric units, and the MAE of a last-value forecast for scale."""
+    import torch
+
+    q = list(quantiles)
+    i10, i50, i90 = q.index(0.1), q.index(0.5), q.index(0.9)
+    preds, actuals, lasts = [], [], []
+    with torch.inference_mode():
+        for x, (y, _) in loader:
+            prediction = model(x)["prediction"]
+            preds.append(torch.stack(list(prediction), dim=2).numpy())  # [B, H, M, Q]
+            actuals.append(torch.stack(list(y), dim=2).numpy())  # [B, H, M]
+            enc = torch.stack(list(x["encoder_target"]), dim=2)  # [B, E, M] (right-padded)
+            idx = (x["encoder_lengths"] - 1).clamp(min=0)
+            lasts.append(enc[torch.arange(enc.shape[0]), idx].numpy())  # [B, M]
+    pred = np.sort(np.concatenate(preds), axis=-1)
+    actual = np.concatenate(actuals)
+    last = np.concatenate(lasts)
+    err = actual[..., None] - pred
+    levels = np.asarray(q)
+    pinball = np.maximum(levels * err, (levels - 1) * err).mean(axis=(0, 1, 3))
+    pred_units = denormalize(pred, metrics)
+    actual_units = denormalize(actual[..., None], metrics)[..., 0]
+    last_units = denormalize(np.repeat(last[:, None, :, None], 1, axis=-1), metrics)[:, 0, :, 0]
+    out: dict[str, Any] = {"windows": int(pred.shape[0])}
+    for j, metric in enumerate(metrics):
+        mae = float(np.abs(pred_units[..., j, i50] - actual_units[..., j]).mean())
+        naive = float(np.abs(last_units[:, None, j] - actual_units[..., j]).mean())
+        inside = (actual_units[..., j] >= pred_units[..., j, i10]) & (
+            actual_units[..., j] <= pred_units[..., j, i90]
+        )
+        out[metric] = {
+            "pinball": round(float(pinball[j]), 5),
+            "mae_p50": round(mae, 4),
+            "mae_last_value": round(naive, 4),
+            "coverage_80": round(float(inside.mean()), 4),
+        }
+    return out

@@ -1,0 +1,48 @@
+"""A tiny TFT trained once per session on the demo fleet (seconds on CPU)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tftmon.generator import FleetSimulator, fleet_servers
+from tftmon.generator.output import to_frame
+from tftmon.training.dataset import BucketedFleet, bucket_frame
+from tftmon.training.train import TrainConfig, train
+
+ENCODER, HORIZON, MIN_ENCODER = 48, 12, 4
+
+
+@pytest.fixture(scope="session")
+def tiny_fleet() -> BucketedFleet:
+    sim = FleetSimulator(fleet_servers(6), seed=1)
+    times = 1767571200.0 + np.arange(0, 3 * 86_400, 300.0)
+    values, states = sim.sample(times)
+    return bucket_frame(to_frame(times, sim.names, sim.profiles, values, states), 300)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory, tiny_fleet: BucketedFleet) -> Path:
+    """``models/`` holding one trained version, ``tiny``, named by LATEST."""
+    models = tmp_path_factory.mktemp("models")
+    config = TrainConfig(
+        encoder_steps=ENCODER,
+        horizon_steps=HORIZON,
+        min_encoder_steps=MIN_ENCODER,
+        hidden_size=8,
+        attention_heads=2,
+        hidden_continuous_size=4,
+        batch_size=32,
+        max_epochs=1,
+        limit_train_batches=4,
+        limit_val_batches=2,
+        progress=False,
+        accelerator="cpu",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train(tiny_fleet, models, "tiny", config, source="tests")
+    return models
