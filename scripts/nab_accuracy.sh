@@ -9,7 +9,7 @@ scripts/bootstrap.sh
 NAB=${NAB_DIR:-../shared/data/nab}
 rm -rf data/nab/models/nab-v1
 .venv/bin/tftmon-train --nab "$NAB" --train-fraction 0.7 --out data/nab/models/nab-v1 \
-  --seed 42 --epochs 12 --patience 3 --limit-train-batches 100 --limit-val-batches 30 \
+  --seed 42 --epochs 8 --patience 3 --limit-train-batches 80 --limit-val-batches 20 \
   --hidden 32 --heads 4 --accelerator cpu --no-progress
 .venv/bin/tftmon-evaluate --model data/nab/models/nab-v1 --nab "$NAB" --eval-from-fraction 0.7 \
   --report reports/nab_accuracy.json

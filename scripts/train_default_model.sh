@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild the default model shipped in models/: 30 days of the demo fleet (20 servers,
 # seed 7) from metrics_generator.py, then tftmon-train with fixed seeds. Takes about
-# 15-25 minutes on 2 CPU cores. Usage: scripts/train_default_model.sh [VERSION]
+# 26 minutes on 2 CPU cores. Usage: scripts/train_default_model.sh [VERSION]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
