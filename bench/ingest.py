@@ -63,7 +63,12 @@ class Daemon:
         self.startup_s = 0.0
 
     def start(self) -> Daemon:
-        env = {**os.environ, "TFTMON_API_KEYS": KEY, "TFTMON_DATA_DIR": str(self.data_dir)}
+        env = {
+            **os.environ,
+            "TFTMON_API_KEYS": KEY,
+            "TFTMON_DATA_DIR": str(self.data_dir),
+            "TFTMON_MODELS_DIR": str(REPO / "models"),  # the shipped TFT (baseline if none)
+        }
         env.update(self.env)
         started = time.perf_counter()
         self.proc = subprocess.Popen(

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
-VERSION=${1:-demo-fleet-v1}
+VERSION=${1:-demo-fleet-v2}
 mkdir -p data/training
 .venv/bin/python metrics_generator.py --days 30 --seed 7 \
   --out data/training/demo_fleet_30d.parquet --labels data/training/demo_fleet_30d_labels.csv

@@ -87,6 +87,6 @@ def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
     d.kill(signal.SIGTERM)
 
 
-from tests.tiny_model import tiny_fleet, tiny_model  # noqa: E402  (session fixtures)
+from tests.tiny_model import tiny_fleet, tiny_identity_model, tiny_model  # noqa: E402
 
-__all__ += ["tiny_fleet", "tiny_model"]
+__all__ += ["tiny_fleet", "tiny_identity_model", "tiny_model"]

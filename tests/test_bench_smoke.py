@@ -25,3 +25,26 @@ def test_bench_ingest_quick() -> None:
     for heading in ("[1] durable ingest", "[2] 20-record POST", "[3] RSS", "[4] restart"):
         assert heading in text
     assert text.count("ratio") >= 4
+
+
+def test_bench_inference_quick() -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "inference.py"),
+            "--sizes",
+            "20",
+            "--predict-up-to",
+            "20",
+            "--repeats",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert "predict()" in out.stdout
+    [row] = [line for line in out.stdout.splitlines() if line.strip().startswith("20 ")]
+    assert row.strip().endswith("MB")
+    assert "x" in row  # the ratio column

@@ -76,3 +76,38 @@ def test_fleet_level() -> None:
     assert fleet_level(np.array([0] * 18 + [3, 3])) == "critical"
     assert fleet_level(np.array([3])) == "critical"
     assert fleet_level(np.array([], np.int64)) == "healthy"
+
+
+def test_shipped_thresholds_and_user_overrides(tmp_path) -> None:
+    shipped = Thresholds.load()
+    assert shipped.default["cpu_pct"] == (85.0, 95.0)
+    assert shipped.by_profile["database"]["mem_pct"] == (95.0, 99.0)
+    mine = tmp_path / "t.toml"
+    mine.write_text(
+        "[default]\nlatency_ms = { warning = 100, critical = 300 }\n"
+        "[profile.web_api]\ncpu_pct = { warning = 70, critical = 90 }\n"
+    )
+    merged = Thresholds.load(mine)
+    assert merged.default["latency_ms"] == (100.0, 300.0)
+    assert merged.default["cpu_pct"] == (85.0, 95.0)  # untouched defaults stay
+    assert merged.by_profile["database"]["mem_pct"] == (95.0, 99.0)
+    warn, _ = merged.arrays(["web_api", "generic"])
+    assert warn[:, 0].tolist() == [70.0, 85.0]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[default]\nnetwork = { warning = 1, critical = 2 }\n", "unknown metric"),
+        ("[default]\ncpu_pct = { warning = 99, critical = 90 }\n", "below critical"),
+        ("[default]\ncpu_pct = { warning = 99 }\n", "needs warning and critical"),
+        ("not toml [", "thresholds file"),
+    ],
+)
+def test_bad_threshold_files_are_clear_errors(tmp_path, text: str, message: str) -> None:
+    from tftmon.errors import ConfigError
+
+    path = tmp_path / "t.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        Thresholds.load(path)

@@ -24,10 +24,8 @@ def tiny_fleet() -> BucketedFleet:
     return bucket_frame(to_frame(times, sim.names, sim.profiles, values, states), 300)
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory, tiny_fleet: BucketedFleet) -> Path:
-    """``models/`` holding one trained version, ``tiny``, named by LATEST."""
-    models = tmp_path_factory.mktemp("models")
+def train_tiny(models: Path, fleet: BucketedFleet, normalizer: str) -> Path:
+    """Train the tiny model into ``models/tiny`` (and LATEST)."""
     config = TrainConfig(
         encoder_steps=ENCODER,
         horizon_steps=HORIZON,
@@ -41,8 +39,23 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory, tiny_fleet: BucketedFle
         limit_val_batches=2,
         progress=False,
         accelerator="cpu",
+        target_normalizer=normalizer,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        train(tiny_fleet, models, "tiny", config, source="tests")
+        train(fleet, models, "tiny", config, source="tests")
     return models
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory, tiny_fleet: BucketedFleet) -> Path:
+    """``models/`` holding one trained version, ``tiny``, named by LATEST."""
+    return train_tiny(tmp_path_factory.mktemp("models"), tiny_fleet, "encoder")
+
+
+@pytest.fixture(scope="session")
+def tiny_identity_model(
+    tmp_path_factory: pytest.TempPathFactory, tiny_fleet: BucketedFleet
+) -> Path:
+    """The same, with targets left unscaled (the format of the first shipped model)."""
+    return train_tiny(tmp_path_factory.mktemp("models-identity"), tiny_fleet, "identity")

@@ -20,13 +20,17 @@ How the numbers are made (documented in ``Docs/HOW_PREDICTIONS_WORK.md`` once it
 from __future__ import annotations
 
 import math
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
+from tftmon.errors import ConfigError
 from tftmon.schemas import ALERT_LEVELS, METRICS
 
 FloatArray = npt.NDArray[np.float64]
@@ -50,8 +54,30 @@ class Thresholds:
 
     @classmethod
     def defaults(cls) -> Thresholds:
-        """The shipped defaults, no overrides."""
+        """Built-in defaults, no profile overrides."""
         return cls(dict(DEFAULT_THRESHOLDS), {})
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Thresholds:
+        """The shipped ``thresholds.toml``, with ``path`` (if given) merged over it.
+
+        Raises:
+            ConfigError: unreadable TOML, an unknown metric, or warning above critical.
+        """
+        shipped = tomllib.loads(resources.files("tftmon").joinpath("thresholds.toml").read_text())
+        layers = [shipped]
+        if path is not None:
+            try:
+                layers.append(tomllib.loads(path.read_text()))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(f"thresholds file {path}: {exc}") from exc
+        default: dict[str, tuple[float, float]] = dict(DEFAULT_THRESHOLDS)
+        by_profile: dict[str, dict[str, tuple[float, float]]] = {}
+        for layer in layers:
+            default.update(_pairs(layer.get("default", {}), "default"))
+            for profile, table in layer.get("profile", {}).items():
+                by_profile.setdefault(profile, {}).update(_pairs(table, f"profile.{profile}"))
+        return cls(default, by_profile)
 
     def arrays(
         self, profiles: Sequence[str], metrics: Sequence[str] = METRICS
@@ -67,6 +93,20 @@ class Thresholds:
                 if override is not None:
                     warn[i, j], crit[i, j] = override
         return warn, crit
+
+
+def _pairs(table: Mapping[str, object], where: str) -> dict[str, tuple[float, float]]:
+    out = {}
+    for metric, value in table.items():
+        if metric not in METRICS:
+            raise ConfigError(f"thresholds [{where}]: unknown metric {metric!r}")
+        if not isinstance(value, Mapping) or {"warning", "critical"} - set(value):
+            raise ConfigError(f"thresholds [{where}] {metric}: needs warning and critical")
+        warning, critical = float(value["warning"]), float(value["critical"])
+        if not warning < critical:
+            raise ConfigError(f"thresholds [{where}] {metric}: warning must be below critical")
+        out[metric] = (warning, critical)
+    return out
 
 
 def exceedance_probability(

@@ -231,6 +231,24 @@ class Alert(BaseModel):
     minutes_ahead: int | None
 
 
+class TrackedAlert(Alert):
+    """An alert with its lifecycle (``/alerts/active``, ``/alerts/history``)."""
+
+    id: int
+    status: Literal["active", "resolved"]
+    opened_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+
+
+class AlertEvent(BaseModel):
+    """An alert opened, changed level, or resolved."""
+
+    event: Literal["opened", "level_changed", "resolved"]
+    at: datetime
+    alert: TrackedAlert
+
+
 class Environment(BaseModel):
     """Fleet-wide summary."""
 

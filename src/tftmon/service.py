@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from tftmon.alerts import AlertTracker
 from tftmon.cache import CacheWriter, PredictionsCache
 from tftmon.forecast import Forecaster
 from tftmon.instrumentation import DaemonMetrics, PerServerRows
@@ -41,6 +42,7 @@ class InferenceService:
         self.metrics = metrics
         self.thresholds = thresholds or Thresholds.defaults()
         self.chunk_size = chunk_size
+        self.alerts = AlertTracker()
         self.latest: PredictionsCache | None = None
         self.cycles = 0
         self.last_error: str | None = None
@@ -60,6 +62,7 @@ class InferenceService:
                 return None
             self.metrics.inference_seconds.observe(cache.inference_ms / 1000)
             self.latest = cache
+            self.alerts.update(cache.alerts, cache.time)
             self.cycles += 1
             self.last_error = None
             gc.collect(1)

@@ -23,7 +23,11 @@ class Settings(BaseSettings):
     """Settings of ``tft_inference_daemon.py``; every field is ``TFTMON_<NAME>``."""
 
     model_config = SettingsConfigDict(
-        env_prefix="TFTMON_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="TFTMON_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
     )
 
     host: str = "127.0.0.1"
@@ -48,6 +52,7 @@ class Settings(BaseSettings):
     inference_threads: int = Field(2, ge=1, le=256)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     models_dir: Path = Path("models")
+    thresholds_file: Path | None = None
     model_version: str | None = None
 
     retention_days: float = Field(30.0, gt=0)

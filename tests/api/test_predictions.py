@@ -109,3 +109,14 @@ def test_unknown_server_history_is_404(client: TestClient) -> None:
     bad = client.get("/servers/a/history", params={"hours": -1})
     assert bad.status_code == 422
     assert bad.json()["code"] == "invalid_request"
+
+
+def test_alert_history_endpoint(client: TestClient) -> None:
+    client.post("/feed", json=records(["ppweb009"], hours_ago(2), 240, cpu_pct=97.0))
+    client.app.state.tftmon.service.run_cycle()
+    events = client.get("/alerts/history").json()
+    assert events[0]["event"] == "opened"
+    assert events[0]["alert"]["server"] == "ppweb009"
+    later = client.get("/alerts/history", params={"since": "2999-01-01T00:00:00Z"}).json()
+    assert later == []
+    assert client.get("/alerts/history", params={"since": "yesterday"}).status_code == 422

@@ -44,10 +44,14 @@ def snapshot_of(fleet: BucketedFleet, history: list[int], window: int = 60) -> W
     )
 
 
+@pytest.mark.parametrize("normalizer", ["encoder", "identity"])
 def test_direct_path_equals_pytorch_forecasting_predict(
-    tiny_model: Path, tiny_fleet: BucketedFleet
+    normalizer: str, request: pytest.FixtureRequest, tiny_fleet: BucketedFleet
 ) -> None:
-    forecaster = TFTForecaster.load(tiny_model, device="cpu")
+    fixture = "tiny_model" if normalizer == "encoder" else "tiny_identity_model"
+    models: Path = request.getfixturevalue(fixture)
+    forecaster = TFTForecaster.load(models, device="cpu")
+    assert forecaster.meta.target_normalizer == normalizer
     history = [60, 30, 10, 5, 48, 20]  # longer than the encoder, shorter, at the minimum
     snap = snapshot_of(tiny_fleet, history)
     direct = forecaster.forward_normalized(snap)
@@ -59,6 +63,7 @@ def test_direct_path_equals_pytorch_forecasting_predict(
         encoder_steps=ENCODER,
         horizon_steps=HORIZON,
         min_encoder_steps=MIN_ENCODER,
+        target_normalizer=normalizer,
     )
     parts = []
     for i, name in enumerate(tiny_fleet.names):

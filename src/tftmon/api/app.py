@@ -20,6 +20,7 @@ from tftmon.forecast import Forecaster
 from tftmon.forecast.artifacts import ArtifactError
 from tftmon.forecast.baseline import BaselineForecaster
 from tftmon.instrumentation import DaemonMetrics
+from tftmon.risk import Thresholds
 from tftmon.schemas import METRICS
 from tftmon.service import InferenceService, inference_loop, retention_loop
 from tftmon.settings import Settings, load_settings
@@ -84,7 +85,8 @@ def create_app(
         served = forecaster
         if served is None:
             served = await run_in_threadpool(default_forecaster, cfg)
-        service = InferenceService(fleet, served, metrics_)
+        thresholds = Thresholds.load(cfg.thresholds_file)
+        service = InferenceService(fleet, served, metrics_, thresholds=thresholds)
         state = AppState(
             settings=cfg,
             fleet=fleet,

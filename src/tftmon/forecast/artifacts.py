@@ -66,6 +66,10 @@ class ArtifactMeta:
         return dict(self.raw["profile_vocabulary"])
 
     @property
+    def target_normalizer(self) -> str:
+        return str(self.raw.get("target_normalizer", "identity"))
+
+    @property
     def hparams(self) -> dict[str, Any]:
         return dict(self.raw["hparams"])
 

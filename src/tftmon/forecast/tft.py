@@ -36,10 +36,21 @@ from tftmon.store.window import WindowSnapshot
 logger = logging.getLogger(__name__)
 
 
+def target_normalizers(kind: str, count: int) -> list[Any]:
+    """pytorch-forecasting normalizers of the targets: ``encoder`` or ``identity``."""
+    from pytorch_forecasting.data import EncoderNormalizer, TorchNormalizer
+
+    if kind == "encoder":
+        return [EncoderNormalizer(method="standard") for _ in range(count)]
+    if kind == "identity":
+        return [TorchNormalizer(method="identity") for _ in range(count)]
+    raise ArtifactError(f"unknown target normalizer {kind!r}")
+
+
 def build_network(meta: ArtifactMeta) -> Any:
     """A TFT with the artifact's architecture (random weights)."""
     from pytorch_forecasting import TemporalFusionTransformer
-    from pytorch_forecasting.data import MultiNormalizer, TorchNormalizer
+    from pytorch_forecasting.data import MultiNormalizer
     from pytorch_forecasting.metrics import MultiLoss, QuantileLoss
 
     hparams = meta.hparams
@@ -51,9 +62,7 @@ def build_network(meta: ArtifactMeta) -> Any:
         return TemporalFusionTransformer(
             **hparams,
             loss=MultiLoss([QuantileLoss(list(meta.quantiles)) for _ in range(n)]),
-            output_transformer=MultiNormalizer(
-                [TorchNormalizer(method="identity") for _ in range(n)]
-            ),
+            output_transformer=MultiNormalizer(target_normalizers(meta.target_normalizer, n)),
         )
 
 
@@ -219,7 +228,7 @@ class TFTForecaster:
             np.int64,
         )
         device = self.device
-        zeros_ones = torch.tensor([[0.0, 1.0]], device=device).repeat(b, 1)
+        target_scale = self._standardise(enc, enc_len)
         return {
             "encoder_cont": torch.from_numpy(enc).to(device),
             "decoder_cont": torch.from_numpy(dec).to(device),
@@ -229,8 +238,38 @@ class TFTForecaster:
             "decoder_cat": torch.from_numpy(np.repeat(codes[:, None, None], horizon, 1)).to(device),
             "encoder_lengths": torch.from_numpy(enc_len).to(device),
             "decoder_lengths": torch.full((b,), horizon, dtype=torch.long, device=device),
-            "target_scale": [zeros_ones for _ in meta.metrics],
+            "target_scale": [torch.from_numpy(s).to(device) for s in target_scale],
         }
+
+    def _standardise(
+        self, enc: npt.NDArray[np.float32], enc_len: npt.NDArray[np.int64]
+    ) -> list[npt.NDArray[np.float32]]:
+        """Per-window target scaling, in place; returns ``[center, scale]`` per target.
+
+        ``encoder``: the mean and the (unbiased) standard deviation of each target over its
+        encoder part plus float32 epsilon, as ``EncoderNormalizer`` computes them.
+        """
+        import torch
+
+        b = enc.shape[0]
+        if self.meta.target_normalizer != "encoder":
+            return [np.tile(np.array([[0.0, 1.0]], np.float32), (b, 1)) for _ in self.meta.metrics]
+        eps = torch.finfo(torch.float32).eps
+        scales = []
+        for col in self._target_cols:
+            y = torch.from_numpy(np.ascontiguousarray(enc[:, :, col]))
+            center = torch.empty(b)
+            scale = torch.empty(b)
+            for length in np.unique(enc_len).tolist():  # torch.mean/std over each length
+                rows = torch.from_numpy(np.flatnonzero(enc_len == length))
+                part = y[rows, :length]
+                center[rows] = part.mean(dim=-1)
+                scale[rows] = part.std(dim=-1) + eps
+            valid = torch.arange(y.shape[1])[None, :] < torch.from_numpy(enc_len)[:, None]
+            y = torch.where(valid, (y - center[:, None]) / scale[:, None], torch.zeros(()))
+            enc[:, :, col] = y.numpy()
+            scales.append(torch.stack([center, scale], dim=1).numpy())
+        return scales
 
     def forward_normalized(self, snapshot: WindowSnapshot) -> npt.NDArray[np.float32]:
         """Raw network quantiles on the model scale, ``[B, H, Mm, Q]`` (not yet sorted)."""

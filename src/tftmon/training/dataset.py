@@ -142,14 +142,19 @@ def time_series_dataset(
     encoder_steps: int,
     horizon_steps: int,
     min_encoder_steps: int,
+    target_normalizer: str = "encoder",
 ) -> Any:
     """The ``TimeSeriesDataSet`` definition shared by training and the serving-equality test.
 
-    Inputs are already on the model scale (``features.normalize``), so every scaler and the
-    target normalizers are identity; the serving path builds the same tensors directly.
+    Inputs are already on the model scale (``features.normalize``), so every scaler is
+    identity. Targets are standardised per window on their encoder part (``"encoder"``,
+    mean and standard deviation, as pytorch-forecasting's ``EncoderNormalizer`` does) or
+    left as they are (``"identity"``); the serving path builds the same tensors directly.
     """
     from pytorch_forecasting import TimeSeriesDataSet
-    from pytorch_forecasting.data import MultiNormalizer, NaNLabelEncoder, TorchNormalizer
+    from pytorch_forecasting.data import MultiNormalizer, NaNLabelEncoder
+
+    from tftmon.forecast.tft import target_normalizers
 
     unknown = [*metrics, *(observed_name(m) for m in metrics)]
     return TimeSeriesDataSet(
@@ -164,7 +169,7 @@ def time_series_dataset(
         static_categoricals=["profile"],
         time_varying_known_reals=list(KNOWN_REALS),
         time_varying_unknown_reals=unknown,
-        target_normalizer=MultiNormalizer([TorchNormalizer(method="identity") for _ in metrics]),
+        target_normalizer=MultiNormalizer(target_normalizers(target_normalizer, len(metrics))),
         categorical_encoders={
             "profile": NaNLabelEncoder(add_nan=True),
             "server_name": NaNLabelEncoder(add_nan=True),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +42,7 @@ class TrainConfig:
     limit_train_batches: int | float = 200
     limit_val_batches: int | float = 60
     val_fraction: float = 0.15
+    target_normalizer: str = "encoder"
     seed: int = 42
     accelerator: str = "auto"
     devices: int | str = 1
@@ -74,6 +76,10 @@ def train(
     from pytorch_forecasting.metrics import MultiLoss, QuantileLoss
 
     started = time.perf_counter()
+    # Lightning's advice about nn.Module hyperparameters and its own deprecations are noise
+    warnings.filterwarnings("ignore", message=r"Attribute '(loss|logging_metrics)'")
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     if (models_dir / version).exists():
         raise ConfigError(f"{models_dir / version} exists already: choose another --out")
     pl.seed_everything(config.seed, workers=True, verbose=False)
@@ -86,10 +92,11 @@ def train(
     train_part = frame[frame.time_idx <= cutoff]
     if train_part.empty:
         raise ConfigError("not enough history to hold out a validation period")
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "encoder_steps": config.encoder_steps,
         "horizon_steps": config.horizon_steps,
         "min_encoder_steps": config.min_encoder_steps,
+        "target_normalizer": config.target_normalizer,
     }
     training = time_series_dataset(train_part, fleet.metrics, **kwargs)
     validation = type(training).from_dataset(
@@ -147,6 +154,13 @@ def train(
         logger=False,
         deterministic="warn",
     )
+    logger.info(
+        "training on %d servers x %d metrics, %d training windows, accelerator %s",
+        len(fleet.names),
+        n_metrics,
+        len(training),
+        config.accelerator,
+    )
     train_loader = training.to_dataloader(train=True, batch_size=config.batch_size, num_workers=0)
     val_loader = validation.to_dataloader(
         train=False, batch_size=config.batch_size * 4, num_workers=0
@@ -168,6 +182,7 @@ def train(
         "encoder_steps": config.encoder_steps,
         "horizon_steps": config.horizon_steps,
         "min_encoder_steps": config.min_encoder_steps,
+        "target_normalizer": config.target_normalizer,
         "normalizers": {
             m: {"kind": TRANSFORMS[m][0], "reference": TRANSFORMS[m][1]} for m in fleet.metrics
         },
