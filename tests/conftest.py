@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.servers import API_KEY, OTHER_KEY, DaemonProcess
+from tests.servers import API_KEY, OTHER_KEY, Alertmanager, DaemonProcess
 
 __all__ = ["API_KEY", "OTHER_KEY"]
 from tftmon.api import create_app
@@ -90,3 +90,14 @@ def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
 from tests.tiny_model import tiny_fleet, tiny_identity_model, tiny_model  # noqa: E402
 
 __all__ += ["tiny_fleet", "tiny_identity_model", "tiny_model"]
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path) -> Iterator[Alertmanager]:
+    """A real Alertmanager (Debian package) on 127.0.0.1; skipped where it is not installed."""
+    if not Path("/usr/bin/prometheus-alertmanager").exists():
+        pytest.skip("prometheus-alertmanager is not installed (./run_tests.sh installs it)")
+    server = Alertmanager(tmp_path / "alertmanager")
+    server.start()
+    yield server
+    server.stop()

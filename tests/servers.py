@@ -74,3 +74,48 @@ class DaemonProcess:
             self.proc.send_signal(sig)
             self.proc.wait(timeout=30)
         self.proc = None
+
+
+@dataclass
+class Alertmanager:
+    """Debian's prometheus-alertmanager on a loopback port, stopped by its PID."""
+
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "alertmanager.yml"
+        config.write_text(
+            'route:\n  receiver: "null"\n  group_wait: 1s\nreceivers:\n  - name: "null"\n'
+        )
+        self.proc = subprocess.Popen(
+            [
+                "/usr/bin/prometheus-alertmanager",
+                f"--config.file={config}",
+                f"--storage.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address=",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=(self.workdir / "log").open("wb"),
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("alertmanager did not become ready")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)

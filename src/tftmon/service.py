@@ -18,6 +18,7 @@ from tftmon.alerts import AlertTracker
 from tftmon.cache import CacheWriter, PredictionsCache
 from tftmon.forecast import Forecaster
 from tftmon.instrumentation import DaemonMetrics, PerServerRows
+from tftmon.notify import NotificationDispatcher
 from tftmon.predictions import ChunkInput, fleet_document, server_entries
 from tftmon.risk import Thresholds, assess
 from tftmon.store.fleet import FleetStore
@@ -36,6 +37,7 @@ class InferenceService:
         *,
         thresholds: Thresholds | None = None,
         chunk_size: int = 512,
+        notifications: NotificationDispatcher | None = None,
     ) -> None:
         self.fleet = fleet
         self.forecaster = forecaster
@@ -43,6 +45,7 @@ class InferenceService:
         self.thresholds = thresholds or Thresholds.defaults()
         self.chunk_size = chunk_size
         self.alerts = AlertTracker()
+        self.notifications = notifications or NotificationDispatcher([])
         self.latest: PredictionsCache | None = None
         self.cycles = 0
         self.last_error: str | None = None
@@ -62,7 +65,8 @@ class InferenceService:
                 return None
             self.metrics.inference_seconds.observe(cache.inference_ms / 1000)
             self.latest = cache
-            self.alerts.update(cache.alerts, cache.time)
+            events = self.alerts.update(cache.alerts, cache.time)
+            self.notifications.submit(events, self.alerts.active())
             self.cycles += 1
             self.last_error = None
             gc.collect(1)

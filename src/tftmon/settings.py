@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     models_dir: Path = Path("models")
     thresholds_file: Path | None = None
+    webhook_url: str | None = None
+    alertmanager_url: str | None = None
     model_version: str | None = None
 
     retention_days: float = Field(30.0, gt=0)

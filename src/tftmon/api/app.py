@@ -20,6 +20,12 @@ from tftmon.forecast import Forecaster
 from tftmon.forecast.artifacts import ArtifactError
 from tftmon.forecast.baseline import BaselineForecaster
 from tftmon.instrumentation import DaemonMetrics
+from tftmon.notify import (
+    AlertmanagerNotifier,
+    NotificationDispatcher,
+    Notifier,
+    WebhookNotifier,
+)
 from tftmon.risk import Thresholds
 from tftmon.schemas import METRICS
 from tftmon.service import InferenceService, inference_loop, retention_loop
@@ -86,7 +92,15 @@ def create_app(
         if served is None:
             served = await run_in_threadpool(default_forecaster, cfg)
         thresholds = Thresholds.load(cfg.thresholds_file)
-        service = InferenceService(fleet, served, metrics_, thresholds=thresholds)
+        notifiers: list[Notifier] = []
+        if cfg.webhook_url:
+            notifiers.append(WebhookNotifier(cfg.webhook_url))
+        if cfg.alertmanager_url:
+            notifiers.append(AlertmanagerNotifier(cfg.alertmanager_url))
+        dispatcher = NotificationDispatcher(notifiers)
+        service = InferenceService(
+            fleet, served, metrics_, thresholds=thresholds, notifications=dispatcher
+        )
         state = AppState(
             settings=cfg,
             fleet=fleet,
@@ -127,6 +141,7 @@ def create_app(
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            dispatcher.close()
             fleet.close()
 
     app = FastAPI(
