@@ -403,10 +403,23 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
         help="score only targets after each series' first share",
     )
     parser.add_argument("--stride", type=int, default=12, help="steps between origins")
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        help="incident labels CSV (server_name,start,end,kind): adds alert "
+        "recall/precision/lead time and probability reliability",
+    )
+    parser.add_argument(
+        "--incident-stride",
+        type=int,
+        default=3,
+        help="steps between origins of the incident replay (default 15 min)",
+    )
     args = parser.parse_args(argv)
     setup_logging()
 
     import json
+    from dataclasses import replace
 
     from tftmon.forecast.tft import TFTForecaster
     from tftmon.training.dataset import bucket_frame, load_frame
@@ -414,6 +427,7 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
         BacktestConfig,
         backtest,
         default_baselines,
+        format_incidents,
         format_table,
     )
 
@@ -444,6 +458,19 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
     report["model"] = meta.version
     report["data"] = str(args.nab or args.data)
     print(format_table(report))
+    if args.labels is not None or args.nab is not None:
+        import pandas as pd
+
+        from tftmon.risk import Thresholds
+        from tftmon.training.incidents import evaluate_incidents
+        from tftmon.training.nab import load_labels
+
+        labels = pd.read_csv(args.labels) if args.labels is not None else load_labels(args.nab)
+        incident_config = replace(config, stride_steps=args.incident_stride, eval_from_fraction=0.0)
+        report["incident_evaluation"] = evaluate_incidents(
+            fleet, labels, model, Thresholds.load(), incident_config
+        )
+        print(format_incidents(report["incident_evaluation"]))
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(json.dumps(report, indent=2) + "\n")

@@ -15,7 +15,8 @@ Scores, per metric and horizon band (0-1 h, 1-8 h), averaged over series:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from tftmon.forecast import Forecaster
 from tftmon.forecast.baseline import BaselineForecaster
 from tftmon.schemas import METRICS
 from tftmon.store.columns import BucketColumns
-from tftmon.store.window import WindowStore
+from tftmon.store.window import WindowSnapshot, WindowStore
 from tftmon.training.dataset import BucketedFleet
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,6 @@ def backtest(
     season = 86_400 // step
     metric_idx = [METRICS.index(m) for m in fleet.metrics]
     n_servers = len(fleet.names)
-    first, last = fleet.span
     cut = [
         int(f) + int(np.floor(len(v) * config.eval_from_fraction))
         for f, v in zip(fleet.first, fleet.values, strict=True)
@@ -87,40 +87,10 @@ def backtest(
         }
         for name in models
     }
-    window = WindowStore(len(METRICS), step, config.encoder_steps, raw_samples=1)
-    window.add_servers(n_servers)
-    dense_end = [int(f) + len(v) - 1 for f, v in zip(fleet.first, fleet.values, strict=True)]
-    loaded = np.full(n_servers, -1, np.int64)
-    origins = range(first + config.min_history_steps - 1, last - 1, config.stride_steps)
     n_origins = 0
-    for origin in origins:
-        _load_until(window, fleet, metric_idx, loaded, origin)
-        targets_after = np.asarray(cut) <= origin + 1
-        eligible = np.flatnonzero(
-            targets_after
-            & (window.history_steps() >= config.min_history_steps)
-            & (np.asarray(dense_end) > origin)
-            & (window.last_closed[:n_servers] == origin)
-        )
-        if eligible.size == 0:
-            continue
+    for point in replay(fleet, config, horizon, cut):
         n_origins += 1
-        snap = window.snapshot(eligible.astype(np.int64))
-        snap = type(snap)(
-            snap.server,
-            snap.values,
-            snap.end_bucket,
-            snap.history_steps,
-            snap.current,
-            snap.last_ts_ms,
-            snap.step_seconds,
-            [fleet.profiles[i] for i in eligible],
-        )
-        actual = np.full((eligible.size, horizon, len(fleet.metrics)), np.nan)
-        for row, s in enumerate(eligible.tolist()):
-            start = origin + 1 - int(fleet.first[s])
-            chunk = fleet.values[s][start : start + horizon]
-            actual[row, : chunk.shape[0]] = chunk
+        eligible, snap, actual = point.servers, point.snapshot, point.actual
         for name, model in models.items():
             q = model.forecast(snap).quantiles[:, :horizon][:, :, metric_idx, :].astype(np.float64)
             err = actual[..., None] - q
@@ -139,6 +109,56 @@ def backtest(
                 acc["in96"][eligible, :, b] += (in96[:, band] & v).sum(axis=1)
                 acc["n"][eligible, :, b] += v.sum(axis=1)
     return _report(fleet, sums, scales, n_origins, config)
+
+
+@dataclass(frozen=True)
+class ReplayPoint:
+    """One forecast origin: the servers scored there, their windows and what came next."""
+
+    origin: int  # bucket number of the newest closed step
+    servers: npt.NDArray[np.intp]
+    snapshot: WindowSnapshot
+    actual: npt.NDArray[np.float64]  # [S, horizon, metrics of the fleet], NaN where missing
+
+
+def replay(
+    fleet: BucketedFleet, config: BacktestConfig, horizon: int, cut: list[int] | None = None
+) -> Iterator[ReplayPoint]:
+    """Walk the data origin by origin through the daemon's ``WindowStore``.
+
+    Args:
+        cut: per server, the first bucket whose value may be scored (default: the first).
+    """
+    metric_idx = [METRICS.index(m) for m in fleet.metrics]
+    n_servers = len(fleet.names)
+    first, last = fleet.span
+    cut = cut if cut is not None else [int(f) for f in fleet.first]
+    window = WindowStore(len(METRICS), fleet.step_seconds, config.encoder_steps, raw_samples=1)
+    window.add_servers(n_servers)
+    dense_end = np.asarray(
+        [int(f) + len(v) - 1 for f, v in zip(fleet.first, fleet.values, strict=True)]
+    )
+    loaded = np.full(n_servers, -1, np.int64)
+    for origin in range(first + config.min_history_steps - 1, last - 1, config.stride_steps):
+        _load_until(window, fleet, metric_idx, loaded, origin)
+        eligible = np.flatnonzero(
+            (np.asarray(cut) <= origin + 1)
+            & (window.history_steps() >= config.min_history_steps)
+            & (dense_end > origin)
+            & (window.last_closed[:n_servers] == origin)
+        )
+        if eligible.size == 0:
+            continue
+        snap = replace(
+            window.snapshot(eligible.astype(np.int64)),
+            profiles=[fleet.profiles[i] for i in eligible],
+        )
+        actual = np.full((eligible.size, horizon, len(fleet.metrics)), np.nan)
+        for row, s in enumerate(eligible.tolist()):
+            start = origin + 1 - int(fleet.first[s])
+            chunk = fleet.values[s][start : start + horizon]
+            actual[row, : chunk.shape[0]] = chunk
+        yield ReplayPoint(origin, eligible, snap, actual)
 
 
 def _load_until(
@@ -243,4 +263,22 @@ def format_table(report: dict[str, Any]) -> str:
                     f"{row['scaled_quantile_loss']:7.3f} {row['coverage_80']:6.2f} "
                     f"{row['coverage_96']:6.2f} {row['series']:6d}"
                 )
+    return "\n".join(lines)
+
+
+def format_incidents(section: dict[str, Any]) -> str:
+    """The incident and reliability part of a report as text."""
+    inc = section.get("incidents") or {}
+    lines = [
+        f"incidents {inc.get('incidents')}: recall {inc.get('recall')}, precision "
+        f"{inc.get('precision')}, median lead {inc.get('median_lead_minutes')} min, "
+        f"false alerts per server-week {inc.get('false_alerts_per_server_week')}"
+    ]
+    for name, rel in (section.get("reliability") or {}).items():
+        lines.append(f"reliability {name}: Brier {rel['brier']}, base rate {rel['base_rate']}")
+        for row in rel["table"]:
+            lines.append(
+                f"  {row['bin']}: n={row['count']:6d} predicted {row['mean_predicted']:.3f} "
+                f"observed {row['observed']:.3f}"
+            )
     return "\n".join(lines)
