@@ -30,6 +30,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from tftmon.calibration import Calibration
 from tftmon.errors import ConfigError
 from tftmon.schemas import ALERT_LEVELS, METRICS
 
@@ -173,6 +174,7 @@ def assess(
     warning: FloatArray,
     critical: FloatArray,
     step_seconds: int,
+    calibration: Calibration | None = None,
 ) -> RiskAssessment:
     """Assess S servers from their forecasts.
 
@@ -183,6 +185,7 @@ def assess(
         warning: float[S, M] warning thresholds.
         critical: float[S, M] critical thresholds.
         step_seconds: seconds per forecast step.
+        calibration: maps raw critical-crossing probabilities to calibrated ones.
     """
     horizon = quantiles.shape[1]
     steps_30m = min(horizon, max(1, math.ceil(1800 / step_seconds)))
@@ -194,6 +197,9 @@ def assess(
         pc30 = np.nanmax(np.nan_to_num(p_crit[:, :steps_30m], nan=-1.0), axis=1)
         pw8 = np.nanmax(np.nan_to_num(p_warn[:, :steps_8h], nan=-1.0), axis=1)
         pc8 = np.nanmax(np.nan_to_num(p_crit[:, :steps_8h], nan=-1.0), axis=1)
+    if calibration is not None:
+        pc30 = calibration.apply("critical_within_30m", pc30)
+        pc8 = calibration.apply("critical_within_8h", pc8)
     absent = np.isnan(quantiles).all(axis=(1, 3))  # [S, M]
     pw30, pc30, pw8, pc8 = (
         np.where(absent, np.nan, np.maximum(p, 0.0)) for p in (pw30, pc30, pw8, pc8)

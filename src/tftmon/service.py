@@ -95,6 +95,7 @@ class InferenceService:
                 warning[start:stop],
                 critical[start:stop],
                 windows.step_seconds,
+                self.forecaster.calibration,
             )
             forecast_s += time.perf_counter() - began
             chunk = ChunkInput(

@@ -8,6 +8,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from tftmon.calibration import Calibration
 from tftmon.store.window import WindowSnapshot
 
 DEFAULT_QUANTILES: tuple[float, ...] = (0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.98)
@@ -47,6 +48,11 @@ class Forecaster(Protocol):
     @property
     def info(self) -> ForecasterInfo:
         """Identity and shape of the forecasts."""
+        ...
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """The probability calibration fitted for this model, if any."""
         ...
 
     def forecast(self, snapshot: WindowSnapshot) -> ForecastOutput:

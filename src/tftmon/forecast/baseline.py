@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from tftmon.calibration import Calibration
 from tftmon.features import fill_gaps
 from tftmon.forecast import DEFAULT_QUANTILES, ForecasterInfo, ForecastOutput
 from tftmon.schemas import METRIC_SPECS
@@ -74,6 +75,11 @@ class BaselineForecaster:
     def info(self) -> ForecasterInfo:
         """Identity and shape of the forecasts."""
         return self._info
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """The baseline has no fitted calibration."""
+        return None
 
     def forecast(self, snapshot: WindowSnapshot) -> ForecastOutput:
         """Forecast every server of ``snapshot``."""

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tftmon.calibration import Calibration
 from tftmon.features import KNOWN_REALS, denormalize, model_inputs, observed_name, time_features
 from tftmon.forecast import ForecasterInfo, ForecastOutput
 from tftmon.forecast.artifacts import (
@@ -100,6 +101,7 @@ class TFTForecaster:
         self._target_cols = [reals.index(m) for m in meta.metrics]
         self._mask_cols = [reals.index(observed_name(m)) for m in meta.metrics]
         self._profiles = meta.profiles
+        self._calibration: Calibration | None = None
         self._baseline = BaselineForecaster(
             meta.horizon_steps, meta.step_seconds, quantiles=meta.quantiles
         )
@@ -160,13 +162,25 @@ class TFTForecaster:
         except (OSError, RuntimeError) as exc:
             raise ArtifactError(f"model {version}: weights do not load ({exc})") from exc
         network.eval().to(resolved)
-        logger.info("loaded TFT model %s on %s", version, resolved)
-        return cls(meta, network, device=resolved, horizon_steps=horizon_steps)
+        forecaster = cls(meta, network, device=resolved, horizon_steps=horizon_steps)
+        forecaster._calibration = Calibration.load(models_dir / version)
+        logger.info(
+            "loaded TFT model %s on %s (%s)",
+            version,
+            resolved,
+            "calibrated" if forecaster._calibration else "no calibration",
+        )
+        return forecaster
 
     @property
     def info(self) -> ForecasterInfo:
         """Identity and shape of the forecasts."""
         return self._info
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """The calibration stored with the artifact (``calibration.json``), if any."""
+        return self._calibration
 
     def forecast(self, snapshot: WindowSnapshot) -> ForecastOutput:
         """TFT forecasts for servers with enough history, the baseline for the rest."""

@@ -46,8 +46,13 @@ def run_risk(
     forecaster: Forecaster,
     thresholds: Thresholds,
     config: BacktestConfig,
+    *,
+    calibrated: bool = True,
 ) -> dict[str, npt.NDArray[Any]]:
-    """Per (origin, server): probabilities, level, and whether a critical crossing followed."""
+    """Per (origin, server): probabilities, level, and whether a critical crossing followed.
+
+    ``calibrated=False`` reports the raw probabilities (what a calibration is fitted on).
+    """
     info = forecaster.info
     horizon = info.horizon_steps
     step = fleet.step_seconds
@@ -62,7 +67,8 @@ def run_risk(
         current = np.full(snap.current.shape, np.nan, np.float32)
         current[:, metric_idx] = snap.values[:, -1, metric_idx]  # the newest closed step
         out = forecaster.forecast(snap)
-        risk = assess(out.quantiles, info.quantiles, current, warn, crit, step)
+        calibration = forecaster.calibration if calibrated else None
+        risk = assess(out.quantiles, info.quantiles, current, warn, crit, step, calibration)
         over = point.actual >= crit[:, None, metric_idx]  # [S, H, Mf]
         rows["origin"].append(np.full(point.servers.size, point.origin))
         rows["server"].append(point.servers)

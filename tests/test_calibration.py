@@ -1,0 +1,67 @@
+"""Isotonic calibration: fitted maps are monotone, fix a biased forecaster, load with a model."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from tftmon.calibration import Calibration, fit
+from tftmon.cli import calibrate_main
+from tftmon.forecast.tft import TFTForecaster
+
+
+def test_isotonic_map_fixes_an_overconfident_forecaster(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    true = rng.uniform(0, 0.5, 20_000)
+    raw = np.clip(true * 2, 0, 1)  # says 0.6 when it happens 30 % of the time
+    seen = rng.uniform(size=true.size) < true
+    fitted = fit(
+        {"critical_within_30m": raw, "critical_within_8h": raw},
+        {"critical_within_30m": seen, "critical_within_8h": seen},
+        {"fitted_on": "x"},
+    )
+    out = fitted.apply("critical_within_8h", np.array([0.2, 0.6, 1.0, np.nan]))
+    np.testing.assert_allclose(out[:2], [0.1, 0.3], atol=0.05)
+    assert 0.4 < out[2] < 0.7  # few points at the edge
+    assert np.isnan(out[3])
+    grid = fitted.apply("critical_within_30m", np.linspace(0, 1, 101))
+    assert (np.diff(grid) >= 0).all()
+    fitted.save(tmp_path)
+    again = Calibration.load(tmp_path)
+    assert again is not None and again.meta["points"] == 20_000
+    np.testing.assert_allclose(again.apply("critical_within_8h", np.array([0.6])), out[1])
+
+
+def test_calibrate_cli_stores_the_map_with_the_model(tiny_model: Path, tmp_path: Path) -> None:
+    from tftmon.generator import FleetSimulator, fleet_servers
+    from tftmon.generator.output import to_frame, write_frame
+
+    sim = FleetSimulator(fleet_servers(4), seed=8, incident_rate=10)
+    times = 1767571200.0 + np.arange(0, 2 * 86_400, 300.0)
+    values, states = sim.sample(times)
+    write_frame(to_frame(times, sim.names, sim.profiles, values, states), tmp_path / "c.parquet")
+    models = tmp_path / "models"
+    import shutil
+
+    shutil.copytree(tiny_model, models)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert (
+            calibrate_main(
+                [
+                    "--model",
+                    str(models / "tiny"),
+                    "--data",
+                    str(tmp_path / "c.parquet"),
+                    "--stride",
+                    "12",
+                ]
+            )
+            == 0
+        )
+    body = json.loads((models / "tiny" / "calibration.json").read_text())
+    assert set(body["maps"]) == {"critical_within_30m", "critical_within_8h"}
+    assert TFTForecaster.load(models, device="cpu").calibration is not None
