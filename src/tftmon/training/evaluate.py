@@ -15,6 +15,7 @@ Scores, per metric and horizon band (0-1 h, 1-8 h), averaged over series:
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -49,7 +50,8 @@ def _scales(series: npt.NDArray[np.float64], until: int, season: int) -> npt.NDA
     past = series[:until]
     lag = season if past.shape[0] > 2 * season else 1
     diffs = np.abs(past[lag:] - past[:-lag])
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a metric a series never reported
         scale = np.nanmean(diffs, axis=0) if diffs.size else np.full(series.shape[1], np.nan)
     return np.where(np.isfinite(scale) & (scale > 1e-9), scale, np.nan)
 
