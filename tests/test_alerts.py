@@ -17,6 +17,7 @@ def alert(level: str = "warning", probability: float = 0.6, metric: str = "cpu_p
         "severity": level,
         "probability": probability,
         "predicted_value": 90.0,
+        "predicted_p90": 93.0,
         "threshold": 85.0,
         "minutes_ahead": 25,
     }

@@ -31,6 +31,7 @@ def tracked(level: str = "critical", resolved: str | None = None) -> dict:
         "severity": level,
         "probability": 0.92,
         "predicted_value": 99.1,
+        "predicted_p90": 99.6,
         "threshold": 99.0,
         "minutes_ahead": 25,
         "status": "resolved" if resolved else "active",

@@ -15,7 +15,15 @@ from collections import deque
 from datetime import datetime
 from typing import Any
 
-_FIELDS = ("level", "severity", "probability", "predicted_value", "threshold", "minutes_ahead")
+_FIELDS = (
+    "level",
+    "severity",
+    "probability",
+    "predicted_value",
+    "predicted_p90",
+    "threshold",
+    "minutes_ahead",
+)
 
 
 class AlertTracker:

@@ -90,6 +90,7 @@ class AlertmanagerNotifier:
                 f"{alert['threshold']:g} {when}",
                 "probability": f"{alert['probability']:.2f}",
                 "predicted_value": f"{alert['predicted_value']:g}",
+                "predicted_p90": f"{alert['predicted_p90']:g}",
                 "threshold": f"{alert['threshold']:g}",
                 "minutes_ahead": "" if minutes is None else str(minutes),
             },

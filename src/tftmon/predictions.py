@@ -96,7 +96,7 @@ def server_entries(
                 "exceed_critical_8h": round(float(risk.p_critical_8h[i, j]), 4),
             }
             if int(risk.metric_level[i, j]) >= WARNING:
-                alerts.append(_alert(name, metric, i, j, chunk, columns[i50], step))
+                alerts.append(_alert(name, metric, i, j, chunk, columns[i50], columns[i90], step))
         yield name, entry, alerts
 
 
@@ -144,7 +144,14 @@ def fleet_document(
 
 
 def _alert(
-    server: str, metric: str, i: int, j: int, chunk: ChunkInput, median: np.ndarray, step: int
+    server: str,
+    metric: str,
+    i: int,
+    j: int,
+    chunk: ChunkInput,
+    median: np.ndarray,
+    upper: np.ndarray,
+    step: int,
 ) -> dict[str, Any]:
     risk = chunk.risk
     level = level_name(int(risk.metric_level[i, j]))
@@ -159,6 +166,7 @@ def _alert(
         "severity": level,
         "probability": round(probability, 4),
         "predicted_value": round(float(np.nanmax(median)), 3),
+        "predicted_p90": round(float(np.nanmax(upper)), 3),
         "threshold": threshold,
         "minutes_ahead": (first - 1) * step // 60 if first > 0 else None,
     }

@@ -226,7 +226,8 @@ class Alert(BaseModel):
     level: AlertLevel
     severity: AlertLevel = Field(description="same as level (kept for older consumers)")
     probability: float
-    predicted_value: float
+    predicted_value: float = Field(description="highest median over the horizon")
+    predicted_p90: float = Field(description="highest p90 over the horizon")
     threshold: float
     minutes_ahead: int | None
 

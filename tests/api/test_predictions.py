@@ -71,6 +71,8 @@ def test_hot_server_raises_an_alert(client: TestClient) -> None:
     assert alerts[0]["metric"] == "cpu_pct"
     assert alerts[0]["level"] == "critical"
     assert alerts[0]["threshold"] == 95.0
+    assert alerts[0]["predicted_p90"] >= alerts[0]["predicted_value"]
+    assert alerts[0]["opened_at"] and alerts[0]["status"] == "active"
 
 
 def test_status_reports_warmup(client: TestClient) -> None:
