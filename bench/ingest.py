@@ -44,6 +44,7 @@ from tftmon.store.columns import BucketColumns, SampleColumns  # noqa: E402
 from tftmon.store.history import HistoryStore, ServerRow  # noqa: E402
 
 KEY = "bench-key-0123456789abcdefghijkl"
+MODELS_DIR = REPO / "models"
 STEP = 300
 
 
@@ -67,7 +68,7 @@ class Daemon:
             **os.environ,
             "TFTMON_API_KEYS": KEY,
             "TFTMON_DATA_DIR": str(self.data_dir),
-            "TFTMON_MODELS_DIR": str(REPO / "models"),  # the shipped TFT (baseline if none)
+            "TFTMON_MODELS_DIR": str(MODELS_DIR),  # the shipped TFT (baseline if none there)
         }
         env.update(self.env)
         started = time.perf_counter()
@@ -334,7 +335,15 @@ def bench_memory_and_restart(root: Path, rss_servers: int, restart_servers: int)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        default=MODELS_DIR,
+        help="models folder the daemons serve from (a folder without LATEST: the baseline)",
+    )
     args = parser.parse_args()
+    global MODELS_DIR
+    MODELS_DIR = args.models_dir
     q = args.quick
     print(
         f"tftmon bench/ingest.py on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
