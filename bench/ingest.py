@@ -333,6 +333,7 @@ def bench_memory_and_restart(root: Path, rss_servers: int, restart_servers: int)
 
 
 def main() -> None:
+    global MODELS_DIR
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     parser.add_argument(
@@ -342,7 +343,6 @@ def main() -> None:
         help="models folder the daemons serve from (a folder without LATEST: the baseline)",
     )
     args = parser.parse_args()
-    global MODELS_DIR
     MODELS_DIR = args.models_dir
     q = args.quick
     print(
