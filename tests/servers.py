@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,29 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 API_KEY = "test-key-0123456789abcdefghij"
 OTHER_KEY = "other-key-0123456789abcdefghij"
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Poll ``condition`` every 0.1 s until it holds; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.1)
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float, log: Path) -> None:
+    """Wait until ``url`` answers 200; fail early with the log tail if ``proc`` exits."""
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited: {log.read_text()[-2000:]}")
+        try:
+            return httpx.get(url, timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_for(ready, timeout)
 
 
 def free_port() -> int:
@@ -57,17 +81,7 @@ class DaemonProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"daemon exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("daemon did not answer /health in time")
+        wait_ready(f"{self.url}/health", self.proc, timeout, self.log)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -105,15 +119,7 @@ class Alertmanager:
             stdout=subprocess.DEVNULL,
             stderr=(self.workdir / "log").open("wb"),
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("alertmanager did not become ready")
+        wait_ready(f"{self.url}/-/ready", self.proc, timeout, self.workdir / "log")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import API_KEY, hours_ago, make_settings, records
-from tests.servers import Alertmanager
+from tests.servers import Alertmanager, wait_for
 from tftmon.api import create_app
 from tftmon.notify import AlertmanagerNotifier, NotificationDispatcher, WebhookNotifier
 
@@ -43,13 +43,6 @@ def tracked(level: str = "critical", resolved: str | None = None) -> dict:
 
 def am_alerts(server: Alertmanager) -> list[dict]:
     return httpx.get(f"{server.url}/api/v2/alerts", timeout=5).json()
-
-
-def wait_for(condition, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
 
 
 def test_alertmanager_receives_and_resolves(alertmanager: Alertmanager) -> None:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import API_KEY
-from tests.servers import REPO, DaemonProcess, free_port
+from tests.servers import REPO, DaemonProcess, free_port, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -55,10 +55,7 @@ def test_backfill_then_live(daemon: DaemonProcess, tmp_path: Path) -> None:
         status = c.get("/status").json()
         assert status["servers_tracked"] == 6 and status["is_warmed_up"]
         newest = max(s["last_seen"] for s in status["servers"].values())
-        deadline = time.monotonic() + 20
-        while len(c.get("/predictions/current").json()["predictions"]) < 6:
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        wait_for(lambda: len(c.get("/predictions/current").json()["predictions"]) == 6, 20)
     # speed 50 with the default 24 h lead: the clock is a day back, nowhere near the future
     assert newest < time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 3600))
     assert labels.read_text().startswith("server_name,start,end,kind")
@@ -102,10 +99,10 @@ def test_control_endpoint_switches_scenario(daemon: DaemonProcess, tmp_path: Pat
         bad = httpx.post(url, json={"scenario": "x"}, headers={"X-API-Key": API_KEY})
         assert bad.status_code == 422
         proc.send_signal(signal.SIGUSR1)  # critical -> healthy
-        deadline = time.monotonic() + 10
-        while httpx.get(url, headers={"X-API-Key": API_KEY}).json()["scenario"] != "healthy":
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_for(
+            lambda: httpx.get(url, headers={"X-API-Key": API_KEY}).json()["scenario"] == "healthy",
+            10,
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tests.tiny_model import HORIZON
 from tftmon.cli import evaluate_main
 from tftmon.training.dataset import BucketedFleet
 from tftmon.training.incidents import Episode, episodes, incident_scores, reliability
@@ -96,4 +95,3 @@ def test_evaluate_with_labels_end_to_end(tiny_model: Path, tmp_path: Path) -> No
     assert section["incidents"]["incidents"] > 0
     assert 0 <= section["incidents"]["recall"] <= 1
     assert section["reliability"]["critical_within_8h"]["table"]
-    assert HORIZON == 12
