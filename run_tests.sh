@@ -9,8 +9,8 @@ scripts/install_test_servers.sh
 
 PY=.venv/bin/python
 echo "== ruff"
-"$PY" -m ruff check src tests bench ./*.py
-"$PY" -m ruff format --check src tests bench ./*.py
+"$PY" -m ruff check src tests bench adapters ./*.py
+"$PY" -m ruff format --check src tests bench adapters ./*.py
 echo "== mypy"
 "$PY" -m mypy src
 echo "== pytest"

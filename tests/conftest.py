@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +13,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.servers import API_KEY, OTHER_KEY, Alertmanager, DaemonProcess
+from tests.servers import (
+    API_KEY,
+    OTHER_KEY,
+    Alertmanager,
+    DaemonProcess,
+    ElasticServer,
+    MongoServer,
+)
 
 __all__ = ["API_KEY", "OTHER_KEY"]
 from tftmon.api import create_app
@@ -98,6 +106,27 @@ def alertmanager(tmp_path: Path) -> Iterator[Alertmanager]:
     if not Path("/usr/bin/prometheus-alertmanager").exists():
         pytest.skip("prometheus-alertmanager is not installed (./run_tests.sh installs it)")
     server = Alertmanager(tmp_path / "alertmanager")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoServer]:
+    """SecantusDB (MongoDB wire protocol) for the session; tests use their own collections."""
+    if not Path(sys.executable).with_name("secantusd-py").exists():
+        pytest.skip("secantusdb is not installed (./run_tests.sh installs it)")
+    server = MongoServer(tmp_path_factory.mktemp("mongo"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def elastic_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ElasticServer]:
+    """noida-db (Elasticsearch API) for the session; tests use their own indices."""
+    pytest.importorskip("noida_db", reason="noida-db is not installed (./run_tests.sh installs it)")
+    server = ElasticServer(tmp_path_factory.mktemp("elastic"))
     server.start()
     yield server
     server.stop()

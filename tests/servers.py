@@ -91,8 +91,11 @@ class DaemonProcess:
 
 
 @dataclass
-class Alertmanager:
-    """Debian's prometheus-alertmanager on a loopback port, stopped by its PID."""
+class ServerProcess:
+    """A real server binary on a loopback port with its own work dir, stopped by its PID.
+
+    Subclasses give the command line and how to tell it is ready.
+    """
 
     workdir: Path
     port: int = field(default_factory=free_port)
@@ -102,26 +105,137 @@ class Alertmanager:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def log(self) -> Path:
+        return self.workdir / "server.log"
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        """Whether the server answers; the default asks ``ready_path`` over HTTP."""
+        try:
+            return httpx.get(self.url + self.ready_path, timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    ready_path = "/"
+
     def start(self, timeout: float = 30) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+
+        def up() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.command()[0]} exited: {self.log.read_text()[-2000:]}")
+            return self.ready()
+
+        wait_for(up, timeout)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=30)
+        self.proc = None
+
+
+@dataclass
+class Alertmanager(ServerProcess):
+    """Debian's prometheus-alertmanager."""
+
+    ready_path = "/-/ready"
+
+    def command(self) -> list[str]:
         config = self.workdir / "alertmanager.yml"
         config.write_text(
             'route:\n  receiver: "null"\n  group_wait: 1s\nreceivers:\n  - name: "null"\n'
         )
-        self.proc = subprocess.Popen(
-            [
-                "/usr/bin/prometheus-alertmanager",
-                f"--config.file={config}",
-                f"--storage.path={self.workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--cluster.listen-address=",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=(self.workdir / "log").open("wb"),
-        )
-        wait_ready(f"{self.url}/-/ready", self.proc, timeout, self.workdir / "log")
+        return [
+            "/usr/bin/prometheus-alertmanager",
+            f"--config.file={config}",
+            f"--storage.path={self.workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--cluster.listen-address=",
+        ]
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
+
+@dataclass
+class MongoServer(ServerProcess):
+    """SecantusDB (MongoDB wire protocol); its data survives a stop and a start."""
+
+    def command(self) -> list[str]:
+        binary = Path(sys.executable).with_name("secantusd-py")
+        return [
+            str(binary),
+            *("--host", "127.0.0.1", "--port", str(self.port)),
+            *("--storage-path", str(self.workdir / "db"), "--standalone"),
+            *("--log-level", "WARNING"),
+        ]
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}"
+
+    def ready(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+
+@dataclass
+class ElasticServer(ServerProcess):
+    """noida-db's Elasticsearch API, the binary itself (its wrapper would orphan it)."""
+
+    def command(self) -> list[str]:
+        import noida_db
+
+        binary = Path(noida_db.__file__).parent / "noida-db"
+        return [
+            str(binary),
+            *("start", "--data-dir", str(self.workdir / "data"), "--host", "127.0.0.1"),
+            *("--only", "elasticsearch", "--elasticsearch-port", str(self.port)),
+        ]
+
+
+@dataclass
+class NodeExporter(ServerProcess):
+    """Debian's prometheus-node-exporter: this machine's real metrics."""
+
+    ready_path = "/metrics"
+
+    def command(self) -> list[str]:
+        return [
+            "/usr/bin/prometheus-node-exporter",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+        ]
+
+
+@dataclass
+class PrometheusServer(ServerProcess):
+    """Debian's Prometheus scraping ``targets`` every second."""
+
+    targets: list[str] = field(default_factory=list)
+    ready_path = "/-/ready"
+
+    def command(self) -> list[str]:
+        config = self.workdir / "prometheus.yml"
+        listed = ", ".join(f'"{t}"' for t in self.targets)
+        config.write_text(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+            f"scrape_configs:\n  - job_name: node\n    static_configs:\n"
+            f"      - targets: [{listed}]\n"
+        )
+        return [
+            "/usr/bin/prometheus",
+            f"--config.file={config}",
+            f"--storage.tsdb.path={self.workdir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+        ]

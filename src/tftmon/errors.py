@@ -5,6 +5,7 @@
     TftmonError
      ├── ConfigError            settings or files that make a process refuse to start
      ├── StoreError             the history store could not read or write
+     ├── SourceError            an adapter's data source (MongoDB, Elasticsearch, Prometheus) failed
      ├── ClientError            the daemon could not be reached or refused a request
      │    ├── DaemonUnavailableError  no answer after every retry (transport error, 5xx)
      │    └── DaemonResponseError     a 4xx answer (``status_code``, ``code``, ``detail``)
@@ -34,6 +35,10 @@ class ConfigError(TftmonError):
 
 class StoreError(TftmonError):
     """The history store failed to read or write."""
+
+
+class SourceError(TftmonError):
+    """An adapter could not read its data source; it retries without losing its position."""
 
 
 class ClientError(TftmonError):

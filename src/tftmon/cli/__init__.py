@@ -5,6 +5,11 @@ Each top-level script calls one of these functions; they are also ``[project.scr
 
 from __future__ import annotations
 
+from tftmon.cli.adapters import (
+    elasticsearch_adapter_main,
+    mongodb_adapter_main,
+    prometheus_adapter_main,
+)
 from tftmon.cli.clients import forwarder_main, generator_main
 from tftmon.cli.common import setup_logging
 from tftmon.cli.daemon import daemon_main, keygen_main
@@ -13,10 +18,13 @@ from tftmon.cli.training import calibrate_main, evaluate_main, train_main
 __all__ = [
     "calibrate_main",
     "daemon_main",
+    "elasticsearch_adapter_main",
     "evaluate_main",
     "forwarder_main",
     "generator_main",
     "keygen_main",
+    "mongodb_adapter_main",
+    "prometheus_adapter_main",
     "setup_logging",
     "train_main",
 ]
