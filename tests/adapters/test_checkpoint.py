@@ -42,7 +42,9 @@ def test_a_crash_between_the_two_renames_resumes_from_the_previous(tmp_path: Pat
     state.save(cp([1]))
     state.save(cp([2]))
     state.path.unlink()  # the new file never got its name
+    (tmp_path / "state.json.4242.tmp").write_text('{"position": [3]')
     assert state.load("src").position == [1]  # type: ignore[union-attr]
+    assert not list(tmp_path.glob("*.tmp"))  # the interrupted write is cleared away
 
 
 def test_another_source_starts_afresh(tmp_path: Path) -> None:

@@ -51,6 +51,8 @@ class CheckpointFile:
 
     def load(self, source: str) -> Checkpoint | None:
         """The last saved checkpoint for ``source``; None means start with a backfill."""
+        for stale in self.path.parent.glob(f"{self.path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)  # a write a crash interrupted before its rename
         for candidate in (self.path, self.previous):
             if not candidate.exists():
                 continue
