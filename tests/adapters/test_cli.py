@@ -151,3 +151,31 @@ def test_sigkill_cycles_lose_and_duplicate_nothing(
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     assert ingested(daemon) == total  # every record stored once; re-sends were duplicates
+
+
+def test_daemon_mode_detaches_writes_its_pid_and_stops_on_sigterm(
+    mongo_server: MongoServer, daemon: DaemonProcess, tmp_path: Path
+) -> None:
+    collection = pymongo.MongoClient(mongo_server.uri)["cli"]["detached"]
+    fill(collection, 100)
+    config = write_config(
+        tmp_path, {"uri": mongo_server.uri, "database": "cli", "collection": "detached"}
+    )
+    pid_file, log_file = tmp_path / "run" / "a.pid", tmp_path / "logs" / "a.log"
+    started = run_adapter(
+        config, daemon.url, "--daemon", "--interval", "0.5",
+        "--pid-file", str(pid_file), "--log-file", str(log_file),
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr  # the parent returns at once
+    wait_for(pid_file.exists, timeout=30)
+    pid = int(pid_file.read_text())
+    try:
+        wait_for(lambda: ingested(daemon) == 100, timeout=60)
+        collection.insert_one(
+            {"timestamp": datetime.now(UTC), "hostname": "ppml999", "cpu_usage_pct": 1.0}
+        )
+        wait_for(lambda: ingested(daemon) == 101, timeout=30)  # it keeps polling
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    wait_for(lambda: not Path(f"/proc/{pid}").exists(), timeout=30)
+    assert "mongodb adapter" in log_file.read_text()

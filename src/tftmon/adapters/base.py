@@ -13,6 +13,7 @@ import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -125,6 +126,15 @@ class PollReport:
         return out
 
 
+@dataclass
+class _InFlight:
+    """A page whose POST may still be running."""
+
+    sending: Future[None] | None
+    batch: Batch
+    records: int
+
+
 class BaseAdapter(ABC, Generic[SourceT]):
     """Moves records from one source to the daemon, each exactly once, through faults.
 
@@ -192,32 +202,56 @@ class BaseAdapter(ABC, Generic[SourceT]):
             ConfigError: the daemon refused the key or the batch size; retrying cannot help.
         """
         report = PollReport(checkpoint=self.checkpoint)
-        for _ in range(1 if dry_run else self.config.max_pages_per_poll):
+        if dry_run:
             batch = self.fetch(self.checkpoint)
-            report.pages += 1
-            report.fetched += len(batch.documents)
             records, mapped = self.mapping.map_many(batch.documents)
+            report.pages, report.fetched, report.more = 1, len(batch.documents), batch.more
             report.mapping.add(mapped)
-            report.more = batch.more
-            if dry_run:
-                report.sample = records[:5]
-                break
-            if records:
-                self._send(records, report)
-            if batch.position is not None:
-                sent_before = self.checkpoint.records_sent if self.checkpoint else 0
-                self.checkpoint = self.state.save(
-                    Checkpoint(
-                        position=batch.position,
-                        timestamp=batch.timestamp,
-                        source=self.source_id(),
-                        records_sent=sent_before + len(records),
-                    )
-                )
-                report.checkpoint = self.checkpoint
-            if not batch.more:
-                break
+            report.sample = records[:5]
+            return report
+        # While the daemon stores page N, page N+1 is fetched and mapped; page N's position
+        # is saved only once its POST was acknowledged, and always before page N+1's.
+        since = self.checkpoint
+        pending: _InFlight | None = None
+        with ThreadPoolExecutor(1, thread_name_prefix=f"{self.kind}-send") as sender:
+            try:
+                for _ in range(self.config.max_pages_per_poll):
+                    batch = self.fetch(since)
+                    report.pages += 1
+                    report.fetched += len(batch.documents)
+                    records, mapped = self.mapping.map_many(batch.documents)
+                    report.mapping.add(mapped)
+                    report.more = batch.more
+                    if pending is not None:
+                        self._settle(pending, report)
+                        pending = None
+                    sending = sender.submit(self._send, records, report) if records else None
+                    pending = _InFlight(sending, batch, len(records))
+                    if batch.position is not None:
+                        since = Checkpoint(batch.position, batch.timestamp, self.source_id())
+                    if not batch.more:
+                        break
+            finally:
+                if pending is not None:  # even when a fetch failed: keep what was acknowledged
+                    self._settle(pending, report)
         return report
+
+    def _settle(self, pending: _InFlight, report: PollReport) -> None:
+        """Wait for a page's POST; once acknowledged, save the position after it."""
+        if pending.sending is not None:
+            pending.sending.result()  # raises what the POST raised: the position stays
+        if pending.batch.position is None:
+            return
+        sent_before = self.checkpoint.records_sent if self.checkpoint else 0
+        self.checkpoint = self.state.save(
+            Checkpoint(
+                position=pending.batch.position,
+                timestamp=pending.batch.timestamp,
+                source=self.source_id(),
+                records_sent=sent_before + pending.records,
+            )
+        )
+        report.checkpoint = self.checkpoint
 
     def _send(self, records: list[dict[str, Any]], report: PollReport) -> None:
         assert self.client is not None, "only a dry run has no client"
