@@ -216,6 +216,8 @@ class MetricForecast(BaseModel):
     exceed_warning_8h: float
     exceed_critical_30m: float
     exceed_critical_8h: float
+    warning_threshold: float = Field(description="this server's warning threshold")
+    critical_threshold: float = Field(description="this server's critical threshold")
 
 
 class Alert(BaseModel):
@@ -298,7 +300,9 @@ class PredictionsResponse(BaseModel):
     per metric the server reports, keyed by metric name.
     """
 
-    predictions: dict[str, dict[str, Any]]
+    predictions: dict[str, dict[str, Any]] = Field(
+        description="per server; with view=summary the metrics hold no forecast lists"
+    )
     alerts: list[Alert]
     environment: Environment
     metadata: PredictionsMetadata
