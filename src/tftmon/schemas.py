@@ -172,6 +172,13 @@ class ModelInfo(BaseModel):
     step_seconds: int
     quantiles: list[float]
     note: str | None = None
+    validation: dict[str, Any] | None = Field(
+        None, description="validation scores recorded at training (TFT artifacts)"
+    )
+    training_data: dict[str, Any] | None = None
+    calibration: dict[str, Any] | None = Field(
+        None, description="the probability calibration: what it was fitted on, and its maps"
+    )
 
 
 class StatusResponse(BaseModel):
