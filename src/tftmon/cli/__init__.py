@@ -5,7 +5,7 @@ Each top-level script calls one of these functions; they are also ``[project.scr
 
 from __future__ import annotations
 
-from tftmon.cli.clients import forwarder_main, generator_main
+from tftmon.cli.clients import dashboard_main, forwarder_main, generator_main
 from tftmon.cli.common import setup_logging
 from tftmon.cli.daemon import daemon_main, keygen_main
 from tftmon.cli.training import calibrate_main, evaluate_main, train_main
@@ -13,6 +13,7 @@ from tftmon.cli.training import calibrate_main, evaluate_main, train_main
 __all__ = [
     "calibrate_main",
     "daemon_main",
+    "dashboard_main",
     "evaluate_main",
     "forwarder_main",
     "generator_main",
