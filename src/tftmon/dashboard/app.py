@@ -19,7 +19,13 @@ from tftmon.dashboard import data, figures
 from tftmon.dashboard.data import DashboardConfig, FleetView, ServerView
 from tftmon.schemas import METRICS
 
-_LEVEL_ICON = {"healthy": "🟢", "watch": "🟡", "warning": "🟠", "critical": "🔴"}
+# Markdown colours: headless browsers often lack colour emoji fonts
+_LEVEL_MARK = {
+    "healthy": ":green[●]",
+    "watch": ":orange[●]",
+    "warning": ":orange[▲]",
+    "critical": ":red[■]",
+}
 
 
 def _secrets() -> dict[str, Any]:
@@ -50,7 +56,7 @@ def _pct(value: float) -> str:
 
 
 def _show_problem(problem: data.Problem) -> None:
-    st.error(problem.message, icon="🚫" if problem.kind == "auth" else "⚠️")
+    st.error(problem.message)
     if problem.hints:
         st.markdown("How to fix it:")
         st.code("\n".join(problem.hints), language="bash")
@@ -68,11 +74,13 @@ def _overview(fleet: FleetView) -> None:
     )
     cols[2].metric("Incident P (30 min)", _pct(env["incident_probability_30m"]))
     cols[3].metric("Incident P (8 h)", _pct(env["incident_probability_8h"]))
-    cols[4].metric("Model", f"{model['model_type']} {model['model_version']}")
+    cols[4].metric(
+        "Model", model["model_type"], model["model_version"], delta_color="off", delta_arrow="off"
+    )
     when = meta.get("prediction_time")
     cols[5].metric("Last update", when[11:19] + " UTC" if when else "none yet")
     if model.get("note"):
-        st.warning(model["note"], icon="ℹ️")
+        st.warning(model["note"])
     if status["status"] == "empty":
         st.info(
             "No server has reported yet. Send metrics to POST /feed, e.g. "
@@ -116,7 +124,7 @@ def _top_risks(fleet: FleetView) -> None:
     for r in rows[:5]:
         when = "" if r["minutes_ahead"] is None else f" in about {r['minutes_ahead']} min"
         st.markdown(
-            f"{_LEVEL_ICON.get(r['level'], '')} **{r['server']}** · `{r['metric']}`: "
+            f"{_LEVEL_MARK.get(r['level'], '')} **{r['server']}** · `{r['metric']}`: "
             f"{_pct(r['probability'])} likely to cross {r['crossing']} "
             f"({r['threshold']}){when} · {r['model']}"
         )
@@ -145,7 +153,7 @@ def _server_detail(cfg: DashboardConfig, fleet: FleetView, tick: int) -> None:
         st.info(f"{name} has no forecast in the latest cycle.")
         return
     cols = st.columns(5)
-    cols[0].metric("Level", f"{_LEVEL_ICON.get(p['alert'], '')} {p['alert']}")
+    cols[0].metric("Level", p["alert"])
     cols[1].metric("Risk score", f"{p['risk_score']:.0f}")
     cols[2].metric("Incident P (30 min)", _pct(p["incident_probability_30m"]))
     cols[3].metric("Incident P (8 h)", _pct(p["incident_probability_8h"]))

@@ -252,7 +252,7 @@ def forecast_figure(
         title=title or f"{metric} ({unit})",
         height=330,
         margin=_MARGIN,
-        legend={"orientation": "h", "y": -0.15},
+        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
         hovermode="x unified",
     )
     return fig
