@@ -175,11 +175,21 @@ def _settled(driver: Any, charts: int) -> bool:
     return len(plots) >= charts and not running
 
 
+def _painted(driver: Any) -> None:
+    """Wait for two animation frames: what the last update changed has been painted."""
+    driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "requestAnimationFrame(() => requestAnimationFrame(() => done(true)));"
+    )
+
+
 def load(driver: Any, url: str, charts: int, timeout: float = 60) -> float:
-    """Open the dashboard; seconds until ``charts`` Plotly charts are drawn and the run ended."""
+    """Open the dashboard; seconds until the script run has ended, ``charts`` Plotly charts
+    are on the page and the browser has painted."""
     began = time.perf_counter()
     driver.get(url)
     wait_for(lambda: _settled(driver, charts), timeout)
+    _painted(driver)
     return time.perf_counter() - began
 
 
@@ -205,6 +215,7 @@ def refresh(driver: Any, charts: int, timeout: float = 60) -> float:
     wait_for(
         lambda: fetched_caption(driver) not in ("", before) and _settled(driver, charts), timeout
     )
+    _painted(driver)
     return time.perf_counter() - began
 
 

@@ -250,9 +250,9 @@ def forecast_figure(
     unit = UNITS.get(metric, "")
     fig.update_layout(
         title=title or f"{metric} ({unit})",
-        height=330,
-        margin=_MARGIN,
-        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
+        height=360,
+        margin=_MARGIN | {"b": 30},
+        legend={"orientation": "h", "x": 0, "y": -0.3, "yanchor": "top"},
         hovermode="x unified",
     )
     return fig
