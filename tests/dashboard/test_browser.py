@@ -21,10 +21,14 @@ CHARTS = 8  # levels, 4 forecasts, heatmap, validation, calibration
 
 
 @pytest.fixture
-def dashboard(fleet_daemon: DaemonProcess, tmp_path: Path) -> Iterator[stack.DashboardProcess]:
+def dashboard(
+    fleet_daemon: DaemonProcess, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[stack.DashboardProcess]:
+    """``streamlit run`` against the fleet; ``refresh_s`` from ``indirect`` parametrisation."""
     if not (stack.CHROMIUM.exists() and stack.CHROMEDRIVER.exists()):
         pytest.skip("Debian chromium and chromium-driver are not installed")
-    app = stack.DashboardProcess(fleet_daemon.url, tmp_path / "dashboard")
+    refresh_s = getattr(request, "param", 300.0)
+    app = stack.DashboardProcess(fleet_daemon.url, tmp_path / "dashboard", refresh_s=refresh_s)
     app.start()
     yield app
     app.stop()
@@ -50,3 +54,16 @@ def test_dashboard_in_a_real_browser(dashboard: stack.DashboardProcess, tmp_path
         driver.quit()
     print(f"first load {first:.2f} s; refresh of {FLEET} servers: {min(refreshed):.2f} s")
     assert min(refreshed) <= 2.0, f"a refresh of {FLEET} servers took {refreshed} s"
+
+
+@pytest.mark.parametrize("dashboard", [2.0], indirect=True)
+def test_dashboard_refreshes_itself(dashboard: stack.DashboardProcess, tmp_path: Path) -> None:
+    """``st.fragment(run_every=...)``: a new fetch is drawn with no interaction."""
+    driver = stack.chromium(tmp_path / "chromium-profile")
+    try:
+        stack.load(driver, dashboard.url, CHARTS)
+        first = stack.fetched_caption(driver)
+        wait_for(lambda: stack.fetched_caption(driver) not in ("", first), 20)
+        assert stack.page_exception(driver) is None
+    finally:
+        driver.quit()
