@@ -106,6 +106,16 @@ def test_top_risks_say_which_metric_when_and_how_likely() -> None:
     assert rows[0]["minutes_ahead"] == 25 and rows[0]["threshold"] == 95.0
     assert rows[1]["crossing"] == "warning" and rows[1]["probability"] == 0.6
     assert rows[1]["minutes_ahead"] is None and rows[1]["threshold"] == 80.0
+    assert rows[0]["when"] == "in ~25 min" and rows[1]["when"] == "within 8 h"
+    hot = {"db2": server("critical", 100.0, cpu_pct=metric([97.0], critical_p=0.9))}
+    assert data.top_risks(hot, [])[0]["when"] == "already above"
+
+
+def test_when_text() -> None:
+    assert data.when_text(None, 97.0, 95.0) == "already above"
+    assert data.when_text(30, 50.0, 95.0) == "in ~30 min"
+    assert data.when_text(300, None, None) == "in ~5.0 h"
+    assert data.when_text(None, None, 95.0) == "within 8 h"
 
 
 def test_alert_rows_and_recent_events_carry_lead_times() -> None:
@@ -123,6 +133,9 @@ def test_alert_rows_and_recent_events_carry_lead_times() -> None:
     now = datetime(2026, 11, 27, 12, tzinfo=UTC)
     (row,) = data.alert_rows([alert], now)
     assert row["lead_time_min"] == 40 and row["open_for_min"] == 30.0
+    assert row["when"] == "in ~40 min"
+    (now_row,) = data.alert_rows([alert | {"minutes_ahead": None}], now)
+    assert now_row["when"] == "p90 stays below it in the horizon"
     events = [
         {"event": "opened", "at": "2026-11-27T11:30:00Z", "alert": alert},
         {

@@ -55,6 +55,10 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
+def _num(value: float | None) -> str:
+    return "?" if value is None else f"{value:g}"
+
+
 def _show_problem(problem: data.Problem) -> None:
     st.error(problem.message)
     if problem.hints:
@@ -122,11 +126,19 @@ def _top_risks(fleet: FleetView) -> None:
         st.success("No server is likely to cross a threshold in the next 8 hours.")
         return
     for r in rows[:5]:
-        when = "" if r["minutes_ahead"] is None else f" in about {r['minutes_ahead']} min"
+        if r["when"] == "already above":
+            what = (
+                f"already above {r['crossing']} ({_num(r['current'])} ≥ {_num(r['threshold'])}); "
+                f"{_pct(r['probability'])} likely to be above it within 8 h"
+            )
+        else:
+            what = (
+                f"{_pct(r['probability'])} likely to cross {r['crossing']} "
+                f"({_num(r['threshold'])}) {r['when']}"
+            )
         st.markdown(
-            f"{_LEVEL_MARK.get(r['level'], '')} **{r['server']}** · `{r['metric']}`: "
-            f"{_pct(r['probability'])} likely to cross {r['crossing']} "
-            f"({r['threshold']}){when} · {r['model']}"
+            f"{_LEVEL_MARK.get(r['level'], '')} **{r['server']}** · `{r['metric']}`: {what}"
+            f" · {r['model']}"
         )
     st.dataframe(
         rows,
@@ -225,7 +237,11 @@ def _system(fleet: FleetView) -> None:
     cols[0].metric("Inference (last cycle)", "—" if last_ms is None else f"{last_ms:.0f} ms")
     cols[1].metric("Inference cycles", status["inference_cycles"])
     cols[2].metric("Records ingested", f"{status['records_ingested']:,}")
-    cols[3].metric("Ingest rate", "—" if rate is None else f"{rate:,.1f} rec/s")
+    cols[3].metric(
+        "Ingest rate",
+        "—" if rate is None else f"{rate:,.1f} rec/s",
+        help="records accepted per second between this dashboard's refreshes (from the 2nd on)",
+    )
     cols[4].metric("Dashboard fetch", f"{fleet.fetch_ms:.0f} ms")
     if status.get("last_inference_error"):
         st.error(f"Last inference error: {status['last_inference_error']}")
@@ -244,7 +260,7 @@ def _system(fleet: FleetView) -> None:
             )
         }
         | {"prediction_time": meta.get("prediction_time")},
-        expanded=False,
+        expanded=1,
     )
     left, right = st.columns(2)
     validation = model.get("validation")

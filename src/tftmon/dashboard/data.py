@@ -184,6 +184,8 @@ def top_risks(
             if probability < min_probability:
                 continue
             alert = when.get((name, metric), {})
+            current, threshold = m.get("current"), m.get(f"{kind}_threshold")
+            minutes = alert.get("minutes_ahead")
             out.append(
                 {
                     "server": name,
@@ -191,15 +193,27 @@ def top_risks(
                     "level": alert.get("level", p.get("alert", "healthy")),
                     "crossing": kind,
                     "probability": round(probability, 4),
+                    "when": when_text(minutes, current, threshold),
                     "p_critical_30m": m.get("exceed_critical_30m", 0.0),
-                    "minutes_ahead": alert.get("minutes_ahead"),
-                    "current": m.get("current"),
-                    "threshold": m.get(f"{kind}_threshold"),
+                    "minutes_ahead": minutes,
+                    "current": current,
+                    "threshold": threshold,
                     "model": p.get("model_type", "?"),
                 }
             )
     out.sort(key=lambda r: (-_RANK.get(r["level"], 0), -r["probability"], r["server"]))
     return out[:limit]
+
+
+def when_text(minutes_ahead: int | None, current: float | None, threshold: float | None) -> str:
+    """When a crossing is expected, in words: already, in about N minutes, or within 8 h."""
+    if current is not None and threshold is not None and current >= threshold:
+        return "already above"
+    if minutes_ahead is not None:
+        return (
+            f"in ~{minutes_ahead} min" if minutes_ahead < 120 else f"in ~{minutes_ahead / 60:.1f} h"
+        )
+    return "within 8 h"
 
 
 def alert_rows(active: Sequence[Mapping[str, Any]], now: datetime) -> list[dict[str, Any]]:
@@ -214,6 +228,9 @@ def alert_rows(active: Sequence[Mapping[str, Any]], now: datetime) -> list[dict[
                 "level": a["level"],
                 "probability": a["probability"],
                 "lead_time_min": a.get("minutes_ahead"),
+                "when": when_text(a.get("minutes_ahead"), None, None)
+                if a.get("minutes_ahead") is not None
+                else "p90 stays below it in the horizon",
                 "predicted_p90": a.get("predicted_p90"),
                 "threshold": a["threshold"],
                 "open_for_min": round((now - opened).total_seconds() / 60, 1),
