@@ -7,7 +7,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from fastapi.testclient import TestClient
 
+from tests.conftest import API_KEY, make_settings
+from tftmon.api import create_app
 from tftmon.calibration import Calibration, fit
 from tftmon.cli import calibrate_main
 from tftmon.forecast.tft import TFTForecaster
@@ -65,3 +68,11 @@ def test_calibrate_cli_stores_the_map_with_the_model(tiny_model: Path, tmp_path:
     body = json.loads((models / "tiny" / "calibration.json").read_text())
     assert set(body["maps"]) == {"critical_within_30m", "critical_within_8h"}
     assert TFTForecaster.load(models, device="cpu").calibration is not None
+    settings = make_settings(tmp_path, models_dir=models, horizon_steps=12, device="cpu")
+    with TestClient(create_app(settings), headers={"X-API-Key": API_KEY}) as c:
+        calibration = c.get("/status").json()["model"]["calibration"]
+    assert calibration["points"] == body["points"]
+    assert set(calibration["maps"]) == {"critical_within_30m", "critical_within_8h"}
+    assert len(calibration["maps"]["critical_within_8h"]["x"]) == len(
+        body["maps"]["critical_within_8h"]["x"]
+    )

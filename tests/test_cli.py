@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -37,3 +39,21 @@ def test_daemon_reports_bad_settings(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "TFTMON_STEP_SECONDS" in result.stderr
+
+
+def test_dashboard_main_runs_the_app_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.web import cli as streamlit_cli
+
+    from tftmon.cli import dashboard_main
+
+    seen: dict[str, object] = {}
+
+    def fake_main(args: list[str], prog_name: str) -> None:
+        seen["args"] = args
+        raise SystemExit(0)
+
+    monkeypatch.setattr(streamlit_cli, "main", fake_main)
+    assert dashboard_main(["--server.port", "8600"]) == 0
+    args = seen["args"]
+    assert args[0] == "run" and str(args[1]).endswith("tftmon/dashboard/app.py")
+    assert args[2:] == ["--server.address", "127.0.0.1", "--server.port", "8600"]

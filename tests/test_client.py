@@ -62,3 +62,23 @@ def test_gives_up_after_the_retries() -> None:
     with pytest.raises(DaemonUnavailableError, match="after 3 attempts"):
         client.health()
     assert len(waits) == 2
+
+
+def test_query_parameters_of_predictions_and_alert_history() -> None:
+    from datetime import UTC, datetime
+
+    seen: list[httpx.URL] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        return httpx.Response(200, json=[])
+
+    client, _ = make(handler)
+    client.predictions(["a", "b"], summary=True)
+    client.predictions()
+    client.alert_history(datetime(2026, 1, 2, tzinfo=UTC))
+    assert seen[0].path == "/predictions/current"
+    assert dict(seen[0].params) == {"servers": "a,b", "view": "summary"}
+    assert dict(seen[1].params) == {}
+    assert seen[2].path == "/alerts/history"
+    assert seen[2].params["since"] == "2026-01-02T00:00:00+00:00"

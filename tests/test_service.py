@@ -91,3 +91,29 @@ def test_cache_body_and_selection() -> None:
     assert orjson.loads(cache.select(["a"]))["alerts"] == []
     empty = CacheWriter().finish({}, datetime.now(UTC), 1.0)
     assert orjson.loads(empty.body) == {"predictions": {}}
+    assert orjson.loads(empty.compact) == {"predictions": {}}
+
+
+def test_compact_body_drops_forecast_lists_only() -> None:
+    from datetime import UTC, datetime
+
+    from tftmon.cache import CacheWriter
+
+    entry = {k: 1 for k in ("risk_score", "incident_probability_30m", "incident_probability_8h")}
+    entry |= {"alert": "warning", "model_type": "tft"}
+    metric = {"p10": np.arange(3.0), "p50": np.arange(3.0), "p90": np.arange(3.0)}
+    metric |= {"quantiles": {"p02": np.arange(3.0)}, "current": 5.0, "exceed_critical_8h": 0.5}
+    writer = CacheWriter()
+    writer.add("a", {**entry, "cpu_pct": metric})
+    writer.add("b", {**entry, "cpu_pct": metric})
+    rest = {"alerts": [{"server": "b", "level": "warning"}], "metadata": {"m": "TFT"}}
+    cache = writer.finish(rest, datetime.now(UTC), 1.0)
+    doc = orjson.loads(cache.select(compact=True))
+    assert doc["predictions"]["a"] == {
+        **entry,
+        "cpu_pct": {"current": 5.0, "exceed_critical_8h": 0.5},
+    }
+    assert doc["alerts"] == rest["alerts"] and doc["metadata"] == rest["metadata"]
+    only_a = orjson.loads(cache.select(["a"], compact=True))
+    assert list(only_a["predictions"]) == ["a"] and only_a["alerts"] == []
+    assert "p50" in orjson.loads(cache.select(["a"]))["predictions"]["a"]["cpu_pct"]

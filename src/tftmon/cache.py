@@ -2,8 +2,10 @@
 
 A ``CacheWriter`` writes the body one server at a time as the inference cycle produces
 them (orjson holds the GIL while it writes: one call over a large fleet would stall request
-threads), so forecast arrays never pile up for the whole fleet. A filtered request slices
-the body; per-server summaries feed ``/metrics``.
+threads), so forecast arrays never pile up for the whole fleet. A second, compact body
+(``view=summary``) keeps every scalar of each server and drops the forecast lists, for fleet
+views that do not draw forecasts. A filtered request slices either body; per-server
+summaries feed ``/metrics``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,19 @@ SUMMARY_FIELDS = (
     "alert",
     "model_type",
 )
+FORECAST_FIELDS = frozenset({"p10", "p50", "p90", "quantiles"})
+
+
+def compact_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """A server's entry without its forecast lists (every scalar is kept)."""
+    return {
+        key: (
+            {k: v for k, v in value.items() if k not in FORECAST_FIELDS}
+            if isinstance(value, dict)
+            else value
+        )
+        for key, value in entry.items()
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,17 +48,25 @@ class PredictionsCache:
 
     body: bytes
     spans: dict[str, tuple[int, int]]
+    compact: bytes
+    compact_spans: dict[str, tuple[int, int]]
     summary: dict[str, dict[str, Any]]
     alerts: list[dict[str, Any]]
     rest: bytes  # the document without "predictions", as a JSON object
     time: datetime
     inference_ms: float
 
-    def select(self, names: Iterable[str]) -> bytes:
-        """The document restricted to ``names`` (unknown names are left out)."""
-        wanted = [n for n in dict.fromkeys(names) if n in self.spans]
+    def select(self, names: Iterable[str] | None = None, *, compact: bool = False) -> bytes:
+        """The document restricted to ``names`` (unknown names are left out; None: all).
+
+        With ``compact`` the servers' metrics hold no forecast lists.
+        """
+        body, spans = (self.compact, self.compact_spans) if compact else (self.body, self.spans)
+        if names is None:
+            return body
+        wanted = [n for n in dict.fromkeys(names) if n in spans]
         keep = set(wanted)
-        fragments = b",".join(self.body[slice(*self.spans[n])] for n in wanted)
+        fragments = b",".join(body[slice(*spans[n])] for n in wanted)
         rest = orjson.loads(self.rest)
         rest["alerts"] = [a for a in self.alerts if a["server"] in keep]
         return _close(_HEAD + fragments, orjson.dumps(rest))
@@ -60,30 +83,45 @@ class CacheWriter:
         self._buf = io.BytesIO()
         self._buf.write(_HEAD)
         self._spans: dict[str, tuple[int, int]] = {}
+        self._compact = io.BytesIO()
+        self._compact.write(_HEAD)
+        self._compact_spans: dict[str, tuple[int, int]] = {}
         self._summary: dict[str, dict[str, Any]] = {}
 
     def add(self, name: str, entry: dict[str, Any]) -> None:
         """Write one server's entry."""
-        if self._spans:
-            self._buf.write(b",")
-        start = self._buf.tell()
-        self._buf.write(orjson.dumps(name))
-        self._buf.write(b":")
-        self._buf.write(orjson.dumps(entry, option=_OPT))
-        self._spans[name] = (start, self._buf.tell())
+        key = orjson.dumps(name)
+        _write(self._buf, self._spans, name, key + b":" + orjson.dumps(entry, option=_OPT))
+        _write(
+            self._compact,
+            self._compact_spans,
+            name,
+            key + b":" + orjson.dumps(compact_entry(entry), option=_OPT),
+        )
         self._summary[name] = {key: entry[key] for key in SUMMARY_FIELDS}
 
     def finish(self, rest: dict[str, Any], time: datetime, inference_ms: float) -> PredictionsCache:
         """Close the document with everything but ``predictions``."""
         tail = orjson.dumps(rest, option=_OPT)
-        self._buf.write(b"}")
-        self._buf.write(b"}" if tail == b"{}" else b"," + tail[1:])
+        for buf in (self._buf, self._compact):
+            buf.write(b"}")
+            buf.write(b"}" if tail == b"{}" else b"," + tail[1:])
         return PredictionsCache(
             body=self._buf.getvalue(),
             spans=self._spans,
+            compact=self._compact.getvalue(),
+            compact_spans=self._compact_spans,
             summary=self._summary,
             alerts=list(rest.get("alerts", [])),
             rest=tail,
             time=time,
             inference_ms=inference_ms,
         )
+
+
+def _write(buf: io.BytesIO, spans: dict[str, tuple[int, int]], name: str, fragment: bytes) -> None:
+    if spans:
+        buf.write(b",")
+    start = buf.tell()
+    buf.write(fragment)
+    spans[name] = (start, buf.tell())

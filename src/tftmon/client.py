@@ -10,6 +10,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -86,14 +87,26 @@ class TftmonClient:
         """``GET /status``."""
         return self._request("GET", "/status")  # type: ignore[no-any-return]
 
-    def predictions(self, servers: Sequence[str] | None = None) -> dict[str, Any]:
-        """``GET /predictions/current``, optionally for some servers only."""
-        params = {"servers": ",".join(servers)} if servers else None
-        return self._request("GET", "/predictions/current", params=params)  # type: ignore[no-any-return]
+    def predictions(
+        self, servers: Sequence[str] | None = None, *, summary: bool = False
+    ) -> dict[str, Any]:
+        """``GET /predictions/current``, optionally for some servers only.
+
+        With ``summary`` the servers' metrics hold no forecast lists (``view=summary``).
+        """
+        params = {"servers": ",".join(servers)} if servers else {}
+        if summary:
+            params["view"] = "summary"
+        return self._request("GET", "/predictions/current", params=params or None)  # type: ignore[no-any-return]
 
     def active_alerts(self) -> list[dict[str, Any]]:
         """``GET /alerts/active``."""
         return self._request("GET", "/alerts/active")  # type: ignore[no-any-return]
+
+    def alert_history(self, since: datetime | None = None) -> list[dict[str, Any]]:
+        """``GET /alerts/history``: events (opened, level_changed, resolved), oldest first."""
+        params = {"since": since.isoformat()} if since is not None else None
+        return self._request("GET", "/alerts/history", params=params)  # type: ignore[no-any-return]
 
     def server_history(self, name: str, hours: float = 24.0) -> dict[str, Any]:
         """``GET /servers/{name}/history``."""

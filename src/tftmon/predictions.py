@@ -94,6 +94,8 @@ def server_entries(
                 "exceed_warning_8h": round(float(risk.p_warning_8h[i, j]), 4),
                 "exceed_critical_30m": round(float(risk.p_critical_30m[i, j]), 4),
                 "exceed_critical_8h": round(float(risk.p_critical_8h[i, j]), 4),
+                "warning_threshold": float(chunk.warning[i, j]),
+                "critical_threshold": float(chunk.critical[i, j]),
             }
             if int(risk.metric_level[i, j]) >= WARNING:
                 alerts.append(_alert(name, metric, i, j, chunk, columns[i50], columns[i90], step))

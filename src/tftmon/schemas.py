@@ -172,6 +172,13 @@ class ModelInfo(BaseModel):
     step_seconds: int
     quantiles: list[float]
     note: str | None = None
+    validation: dict[str, Any] | None = Field(
+        None, description="validation scores recorded at training (TFT artifacts)"
+    )
+    training_data: dict[str, Any] | None = None
+    calibration: dict[str, Any] | None = Field(
+        None, description="the probability calibration: what it was fitted on, and its maps"
+    )
 
 
 class StatusResponse(BaseModel):
@@ -216,6 +223,8 @@ class MetricForecast(BaseModel):
     exceed_warning_8h: float
     exceed_critical_30m: float
     exceed_critical_8h: float
+    warning_threshold: float = Field(description="this server's warning threshold")
+    critical_threshold: float = Field(description="this server's critical threshold")
 
 
 class Alert(BaseModel):
@@ -298,7 +307,9 @@ class PredictionsResponse(BaseModel):
     per metric the server reports, keyed by metric name.
     """
 
-    predictions: dict[str, dict[str, Any]]
+    predictions: dict[str, dict[str, Any]] = Field(
+        description="per server; with view=summary the metrics hold no forecast lists"
+    )
     alerts: list[Alert]
     environment: Environment
     metadata: PredictionsMetadata

@@ -51,6 +51,22 @@ def test_filter_by_server(client: TestClient) -> None:
     assert list(doc["predictions"]) == ["ppdb001"]
 
 
+def test_summary_view_keeps_scalars_and_thresholds(client: TestClient) -> None:
+    _feed_and_infer(client)
+    full = client.get("/predictions/current").json()
+    doc = client.get("/predictions/current", params={"view": "summary"}).json()
+    PredictionsResponse.model_validate(doc)
+    assert sorted(doc["predictions"]) == sorted(full["predictions"])
+    web, full_web = doc["predictions"]["ppweb001"], full["predictions"]["ppweb001"]
+    assert set(web["cpu_pct"]) == set(full_web["cpu_pct"]) - {"p10", "p50", "p90", "quantiles"}
+    assert web["cpu_pct"]["warning_threshold"] < web["cpu_pct"]["critical_threshold"]
+    assert web["risk_score"] == full_web["risk_score"]
+    assert doc["environment"] == full["environment"]
+    one = client.get("/predictions/current", params={"view": "summary", "servers": "ppdb001"})
+    assert list(one.json()["predictions"]) == ["ppdb001"]
+    assert client.get("/predictions/current", params={"view": "nope"}).status_code == 422
+
+
 def test_predictions_of_an_empty_fleet(client: TestClient) -> None:
     doc = client.get("/predictions/current").json()
     assert doc["predictions"] == {}

@@ -161,6 +161,10 @@ def test_daemon_serves_the_tft_and_says_why_not(tiny_model: Path, tmp_path: Path
         assert len(doc["predictions"]["ppweb001"]["cpu_pct"]["p50"]) == HORIZON
         metrics = c.get("/metrics").text
         assert 'tftmon_servers_served{model_type="TFT"} 2.0' in metrics
+        model = c.get("/status").json()["model"]
+        assert model["validation"]["cpu_pct"]["mae_p50"] >= 0
+        assert model["training_data"]["source"] == "tests"
+        assert model["calibration"] is None  # the tiny model has none
     # a horizon the model does not have: the baseline is served and /status says why
     other = make_settings(tmp_path / "b", models_dir=tiny_model, device="cpu")
     with TestClient(create_app(other), headers={"X-API-Key": API_KEY}) as c:

@@ -11,7 +11,9 @@ from tftmon.schemas import ALERT_LEVELS, ModelInfo, ServerWarmup, StatusResponse
 
 def model_info(state: AppState) -> ModelInfo:
     """The served forecaster."""
-    info = state.service.forecaster.info
+    forecaster = state.service.forecaster
+    info = forecaster.info
+    calibration = forecaster.calibration
     return ModelInfo(
         model_type=info.model_type,
         model_version=info.version,
@@ -20,6 +22,17 @@ def model_info(state: AppState) -> ModelInfo:
         step_seconds=info.step_seconds,
         quantiles=list(info.quantiles),
         note=info.note,
+        validation=info.validation,
+        training_data=info.training_data,
+        calibration=None
+        if calibration is None
+        else {
+            **calibration.meta,
+            "maps": {
+                window: {"x": x.round(4).tolist(), "y": y.round(4).tolist()}
+                for window, (x, y) in calibration.maps.items()
+            },
+        },
     )
 
 

@@ -10,7 +10,7 @@ from tftmon.cli.adapters import (
     mongodb_adapter_main,
     prometheus_adapter_main,
 )
-from tftmon.cli.clients import forwarder_main, generator_main
+from tftmon.cli.clients import dashboard_main, forwarder_main, generator_main
 from tftmon.cli.common import setup_logging
 from tftmon.cli.daemon import daemon_main, keygen_main
 from tftmon.cli.training import calibrate_main, evaluate_main, train_main
@@ -18,6 +18,7 @@ from tftmon.cli.training import calibrate_main, evaluate_main, train_main
 __all__ = [
     "calibrate_main",
     "daemon_main",
+    "dashboard_main",
     "elasticsearch_adapter_main",
     "evaluate_main",
     "forwarder_main",

@@ -172,3 +172,26 @@ def forwarder_main(collect: object, argv: Sequence[str] | None = None) -> int:
             print(f"forwarder: {exc}", file=sys.stderr)
             return 2
     return 0
+
+
+def dashboard_main(argv: Sequence[str] | None = None) -> int:
+    """``tftmon-dashboard [streamlit run options]``: serve the dashboard on 127.0.0.1.
+
+    The same as ``streamlit run tft_dashboard_web.py``; options such as
+    ``--server.port 8501`` are passed on to Streamlit.
+    """
+    import importlib.util
+
+    from streamlit.web import cli as streamlit_cli
+
+    spec = importlib.util.find_spec("tftmon.dashboard.app")
+    if spec is None or spec.origin is None:
+        print("tftmon.dashboard is not installed", file=sys.stderr)
+        return 2
+    extra = list(sys.argv[1:] if argv is None else argv)
+    args = ["run", spec.origin, "--server.address", "127.0.0.1", *extra]
+    try:
+        streamlit_cli.main(args=args, prog_name="streamlit")
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0

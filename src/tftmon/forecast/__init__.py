@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,8 @@ class ForecasterInfo:
     step_seconds: int
     min_history_steps: int
     note: str | None = None
+    validation: dict[str, Any] | None = field(default=None, compare=False)
+    training_data: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,6 +113,8 @@ class TFTForecaster:
             horizon_steps=meta.horizon_steps,
             step_seconds=meta.step_seconds,
             min_history_steps=meta.min_encoder_steps,
+            validation=meta.raw.get("validation"),
+            training_data=meta.raw.get("training_data"),
         )
         if horizon_steps is not None and horizon_steps != meta.horizon_steps:
             raise ArtifactError(

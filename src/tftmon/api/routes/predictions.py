@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Response
@@ -20,13 +20,16 @@ def current_predictions(
     servers: Annotated[
         str | None, Query(description="comma-separated server names to keep (default: all)")
     ] = None,
+    view: Annotated[
+        Literal["full", "summary"],
+        Query(description="'summary': every scalar of each server, no forecast lists"),
+    ] = "full",
 ) -> Response:
     """The latest forecasts, risk and alerts of every server."""
     latest = state.service.latest
     if latest is None:
         body = orjson.dumps(empty_predictions(state))
-    elif servers is None:
-        body = latest.body
     else:
-        body = latest.select(name.strip() for name in servers.split(",") if name.strip())
+        names = None if servers is None else [n.strip() for n in servers.split(",") if n.strip()]
+        body = latest.select(names, compact=view == "summary")
     return Response(content=body, media_type="application/json")

@@ -1,0 +1,87 @@
+"""The Streamlit app under ``AppTest`` against a real daemon subprocess."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.dashboard.conftest import FLEET
+from tests.dashboard.stack import WARMING
+from tests.servers import API_KEY, REPO, DaemonProcess, free_port
+from tftmon.client import TftmonClient
+from tftmon.dashboard.data import server_rows
+
+pytestmark = pytest.mark.integration
+APP = str(REPO / "tft_dashboard_web.py")
+
+
+def _run(monkeypatch: pytest.MonkeyPatch, url: str, key: str) -> AppTest:
+    monkeypatch.setenv("TFTMON_DAEMON_URL", url)
+    monkeypatch.setenv("TFTMON_API_KEY", key)
+    return AppTest.from_file(APP, default_timeout=60).run()
+
+
+def _titles(at: AppTest) -> list[str]:
+    return [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+
+
+def _metrics(at: AppTest) -> list[tuple[str, str]]:
+    return [(m.label, m.value) for m in at.metric]
+
+
+def test_fleet_views_against_a_real_daemon(
+    fleet_daemon: DaemonProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _run(monkeypatch, fleet_daemon.url, API_KEY)
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    metrics = _metrics(at)
+    assert ("Servers", str(FLEET + 1)) in metrics
+    assert ("Model", "TFT") in metrics
+    assert [t.label for t in at.tabs] == [
+        "Top risks",
+        "Server detail",
+        "Risk heatmap",
+        "Alerts",
+        "Model & system",
+    ]
+    with TftmonClient(fleet_daemon.url, API_KEY) as client:
+        doc = client.predictions(summary=True)
+        status = client.status()
+    # the server list is the daemon's, riskiest first; the riskiest is selected
+    select = at.selectbox(key="server")
+    assert select.options == [r["server"] for r in server_rows(doc["predictions"])]
+    assert select.value == select.options[0]
+    titles = _titles(at)
+    for metric in ("cpu_pct", "mem_pct", "disk_io_mb_s", "latency_ms"):
+        assert f"{metric} forecast" in titles
+    assert any(t.startswith("Probability of crossing critical") for t in titles)
+    assert "Validation MAE (lower is better)" in titles
+    assert "Probability calibration" in titles  # the shipped model is calibrated
+    assert ("Records ingested", f"{status['records_ingested']:,}") in metrics
+    # a server with too little history: warming up, and forecast by the baseline
+    at.selectbox(key="server").select(WARMING).run()
+    assert not at.exception
+    assert any("warming up" in i.value for i in at.info)
+    assert ("Model", "baseline") in _metrics(at)
+    assert "cpu_pct forecast" in _titles(at) and "disk_io_mb_s forecast" not in _titles(at)
+
+
+def test_wrong_key_is_an_auth_failure(
+    fleet_daemon: DaemonProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _run(monkeypatch, fleet_daemon.url, "wrong-key-0123456789abcdefghij")
+    assert not at.exception
+    assert "API key was refused" in at.error[0].value and "401" in at.error[0].value
+    assert "generate_api_key.py" in at.code[0].value
+    assert not at.get("plotly_chart")
+
+
+def test_unreachable_daemon_says_how_to_start_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    at = _run(monkeypatch, url, API_KEY)
+    assert not at.exception
+    assert f"{url} is unreachable" in at.error[0].value
+    assert "tft_inference_daemon.py" in at.code[0].value

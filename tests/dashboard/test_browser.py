@@ -1,0 +1,69 @@
+"""The running dashboard in headless Chromium: ``streamlit run`` against a real daemon.
+
+Loads the page, waits for the forecast chart, fails on any exception shown, measures a
+refresh of 200 servers (target <= 2 s) and saves a screenshot under ``artifacts/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.dashboard import stack
+from tests.dashboard.conftest import FLEET
+from tests.servers import REPO, DaemonProcess, wait_for
+
+pytestmark = pytest.mark.integration
+ARTIFACTS = REPO / "artifacts"
+CHARTS = 8  # levels, 4 forecasts, heatmap, validation, calibration
+
+
+@pytest.fixture
+def dashboard(
+    fleet_daemon: DaemonProcess, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[stack.DashboardProcess]:
+    """``streamlit run`` against the fleet; ``refresh_s`` from ``indirect`` parametrisation."""
+    if not (stack.CHROMIUM.exists() and stack.CHROMEDRIVER.exists()):
+        pytest.skip("Debian chromium and chromium-driver are not installed")
+    refresh_s = getattr(request, "param", 300.0)
+    app = stack.DashboardProcess(fleet_daemon.url, tmp_path / "dashboard", refresh_s=refresh_s)
+    app.start()
+    yield app
+    app.stop()
+
+
+def test_dashboard_in_a_real_browser(dashboard: stack.DashboardProcess, tmp_path: Path) -> None:
+    driver = stack.chromium(tmp_path / "chromium-profile")
+    try:
+        first = stack.load(driver, dashboard.url, CHARTS)
+        stack.open_tab(driver, "Server detail")
+        wait_for(lambda: "cpu_pct forecast" in stack.chart_titles(driver), 20)
+        refreshed = [stack.refresh(driver, CHARTS) for _ in range(2)]
+        wait_for(lambda: "cpu_pct forecast" in stack.chart_titles(driver), 20)
+        assert stack.page_exception(driver) is None
+        text = driver.find_element("tag name", "body").text
+        assert f"Servers\n{FLEET + 1}" in text
+        ARTIFACTS.mkdir(exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / "dashboard_server_detail.png"))
+        stack.open_tab(driver, "Risk heatmap")
+        wait_for(lambda: any("riskiest" in t for t in stack.chart_titles(driver)), 20)
+        driver.save_screenshot(str(ARTIFACTS / "dashboard_heatmap.png"))
+    finally:
+        driver.quit()
+    print(f"first load {first:.2f} s; refresh of {FLEET} servers: {min(refreshed):.2f} s")
+    assert min(refreshed) <= 2.0, f"a refresh of {FLEET} servers took {refreshed} s"
+
+
+@pytest.mark.parametrize("dashboard", [2.0], indirect=True)
+def test_dashboard_refreshes_itself(dashboard: stack.DashboardProcess, tmp_path: Path) -> None:
+    """``st.fragment(run_every=...)``: a new fetch is drawn with no interaction."""
+    driver = stack.chromium(tmp_path / "chromium-profile")
+    try:
+        stack.load(driver, dashboard.url, CHARTS)
+        first = stack.fetched_caption(driver)
+        wait_for(lambda: stack.fetched_caption(driver) not in ("", first), 20)
+        assert stack.page_exception(driver) is None
+    finally:
+        driver.quit()
