@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Start the tftmon stack: set up .venv (idempotent), create an API key if .env has none,
-# start the inference daemon in the background and wait until it answers /health.
-# Logs go to logs/, PIDs to run/. Re-running is safe; ./stop_all.sh stops everything.
+# Start the tftmon demo stack: set up .venv (idempotent), create an API key if .env has none,
+# start the inference daemon and wait until it answers /health, start the simulated fleet
+# with a backfill (forecasts show within a minute), start the dashboard, print the URLs.
+# Logs go to logs/, PIDs to run/. Re-running is safe; ./stop_all.sh stops everything;
+# ./status.sh says what runs. Ports: TFTMON_PORT (daemon, 8000), TFTMON_DASHBOARD_PORT (8501).
+# Demo size: TFTMON_DEMO_SERVERS (20), TFTMON_DEMO_BACKFILL_HOURS (6).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -13,31 +16,68 @@ if ! grep -qE '^TFTMON_API_KEYS=.+' .env 2>/dev/null; then
   "$PY" generate_api_key.py
 fi
 
-port=${TFTMON_PORT:-$(sed -n 's/^TFTMON_PORT=//p' .env 2>/dev/null | tail -1)}
+from_env_file() { sed -n "s/^$1=//p" .env 2>/dev/null | tail -1; }
+port=${TFTMON_PORT:-$(from_env_file TFTMON_PORT)}
 port=${port:-8000}
+dashboard_port=${TFTMON_DASHBOARD_PORT:-$(from_env_file TFTMON_DASHBOARD_PORT)}
+dashboard_port=${dashboard_port:-8501}
+servers=${TFTMON_DEMO_SERVERS:-20}
+backfill=${TFTMON_DEMO_BACKFILL_HOURS:-6}
 url="http://127.0.0.1:$port"
+dashboard_url="http://127.0.0.1:$dashboard_port"
+key=$("$PY" generate_api_key.py --show)
 
 running() { [ -f "run/$1.pid" ] && kill -0 "$(cat "run/$1.pid")" 2>/dev/null; }
 
-if running daemon; then
-  echo "daemon already running (pid $(cat run/daemon.pid))"
-else
-  TFTMON_PORT=$port nohup "$PY" tft_inference_daemon.py >>logs/daemon.log 2>&1 &
-  echo $! > run/daemon.pid
-  for _ in $(seq 1 120); do
-    if "$PY" - "$url/health" <<'PYEOF' 2>/dev/null; then break; fi
+answers() {  # answers URL: true once it returns HTTP 200
+  "$PY" - "$1" <<'PYEOF' 2>/dev/null
 import sys, urllib.request
 urllib.request.urlopen(sys.argv[1], timeout=1)
 PYEOF
-    running daemon || { echo "daemon failed to start; see logs/daemon.log:" >&2; tail -20 logs/daemon.log >&2; exit 1; }
+}
+
+wait_until_up() {  # wait_until_up NAME URL SECONDS
+  for _ in $(seq 1 $(($3 * 2))); do
+    if answers "$2"; then return 0; fi
+    running "$1" || { echo "$1 failed to start; see logs/$1.log:" >&2; tail -20 "logs/$1.log" >&2; exit 1; }
     sleep 0.5
   done
+  echo "$1 did not answer $2 within $3 s; see logs/$1.log" >&2
+  exit 1
+}
+
+start() {  # start NAME COMMAND...: in the background, output to logs/NAME.log, PID to run/
+  local name=$1
+  shift
+  if running "$name"; then
+    echo "$name already running (pid $(cat "run/$name.pid"))"
+    return 1
+  fi
+  nohup "$@" >>"logs/$name.log" 2>&1 &
+  echo $! >"run/$name.pid"
+  echo "started $name (pid $!)"
+}
+
+if start daemon env TFTMON_PORT="$port" "$PY" tft_inference_daemon.py; then
+  wait_until_up daemon "$url/health" 120
+fi
+
+start generator env TFTMON_API_KEY="$key" "$PY" metrics_generator.py --stream \
+  --servers "$servers" --backfill-hours "$backfill" --url "$url" || true
+
+if start dashboard env TFTMON_DAEMON_URL="$url" TFTMON_API_KEY="$key" \
+  "$PY" -m streamlit run tft_dashboard_web.py --server.port "$dashboard_port" \
+  --server.address 127.0.0.1 --server.headless true --browser.gatherUsageStats false; then
+  wait_until_up dashboard "$dashboard_url/_stcore/health" 60
 fi
 
 cat <<EOT
 
 tftmon is running.
-  daemon:   $url   (API docs: $url/docs; log: logs/daemon.log)
-  API key:  $PY generate_api_key.py --show
-Stop with ./stop_all.sh
+  dashboard: $dashboard_url
+  daemon:    $url   (API docs: $url/docs)
+  fleet:     $servers simulated servers, $backfill h of backfill, then live every 5 s
+  API key:   $PY generate_api_key.py --show
+  logs:      logs/daemon.log, logs/generator.log, logs/dashboard.log
+Check with ./status.sh; stop with ./stop_all.sh
 EOT

@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# Stop every process ./start_all.sh started (by the PIDs in run/).
+# Stop every process ./start_all.sh started (by the PIDs in run/): the senders and the
+# dashboard first, the daemon last, so nothing posts to a daemon that is going away.
 set -uo pipefail
 cd "$(dirname "$0")"
-for pidfile in run/*.pid; do
-  [ -e "$pidfile" ] || continue
-  name=$(basename "$pidfile" .pid)
-  pid=$(cat "$pidfile")
+
+stop() {  # stop PIDFILE
+  local name pid
+  name=$(basename "$1" .pid)
+  pid=$(cat "$1")
   if kill -0 "$pid" 2>/dev/null; then
     kill "$pid"
     for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
     kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
     echo "stopped $name (pid $pid)"
   fi
-  rm -f "$pidfile"
+  rm -f "$1"
+}
+
+for pidfile in run/*.pid; do
+  [ -e "$pidfile" ] || continue
+  [ "$pidfile" = run/daemon.pid ] || stop "$pidfile"
 done
+[ -e run/daemon.pid ] && stop run/daemon.pid
+exit 0

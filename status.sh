@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Say what ./start_all.sh started and whether it answers. Exit status 0 when all is up.
+set -uo pipefail
+cd "$(dirname "$0")"
+PY=.venv/bin/python
+from_env_file() { sed -n "s/^$1=//p" .env 2>/dev/null | tail -1; }
+port=${TFTMON_PORT:-$(from_env_file TFTMON_PORT)}
+port=${port:-8000}
+dashboard_port=${TFTMON_DASHBOARD_PORT:-$(from_env_file TFTMON_DASHBOARD_PORT)}
+dashboard_port=${dashboard_port:-8501}
+
+ok=0
+for name in daemon generator dashboard; do
+  if [ -f "run/$name.pid" ] && kill -0 "$(cat "run/$name.pid")" 2>/dev/null; then
+    printf '%-10s running (pid %s)\n' "$name" "$(cat "run/$name.pid")"
+  else
+    printf '%-10s not running\n' "$name"
+    ok=1
+  fi
+done
+[ -x "$PY" ] || { echo "no .venv yet: run ./start_all.sh"; exit 1; }
+"$PY" - "http://127.0.0.1:$port" "http://127.0.0.1:$dashboard_port" <<'PYEOF' || ok=1
+import json, sys, urllib.request
+from pathlib import Path
+
+daemon, dashboard = sys.argv[1], sys.argv[2]
+key = ""
+for line in Path(".env").read_text().splitlines() if Path(".env").exists() else []:
+    if line.startswith("TFTMON_API_KEYS="):
+        key = line.split("=", 1)[1].strip().strip("'\"").split(",")[-1]
+failed = False
+try:
+    request = urllib.request.Request(f"{daemon}/status", headers={"X-API-Key": key})
+    status = json.load(urllib.request.urlopen(request, timeout=3))
+    model = status.get("model", {})
+    print(
+        f"daemon     {daemon}: {status.get('servers_ready', '?')}/{status.get('servers_tracked', '?')}"
+        f" servers ready, model {model.get('model_type', '?')} {model.get('model_version', '')},"
+        f" {status.get('inference_cycles', '?')} inference cycles"
+    )
+except Exception as exc:  # noqa: BLE001 - a status line, whatever went wrong
+    print(f"daemon     {daemon}: not answering ({exc})")
+    failed = True
+try:
+    urllib.request.urlopen(f"{dashboard}/_stcore/health", timeout=3)
+    print(f"dashboard  {dashboard}: up")
+except Exception as exc:  # noqa: BLE001
+    print(f"dashboard  {dashboard}: not answering ({exc})")
+    failed = True
+sys.exit(1 if failed else 0)
+PYEOF
+exit $ok

@@ -1,0 +1,110 @@
+"""``./start_all.sh`` in a temporary copy of the repository with non-default ports: the
+daemon forecasts every generated server with the TFT, the dashboard answers, and
+``./stop_all.sh`` leaves no process behind."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.servers import REPO, free_port, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SERVERS = 5
+
+
+def copy_repo(target: Path) -> None:
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = REPO / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    # the set-up step itself is ./run_tests.sh's first step; share its result
+    (target / ".venv").symlink_to(REPO / ".venv")
+
+
+def processes_in(folder: Path) -> list[int]:
+    """PIDs of live processes whose working directory is ``folder``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if Path(os.readlink(proc / "cwd")) == folder:
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_start_all_runs_the_demo_stack_and_stop_all_ends_it(tmp_path: Path) -> None:
+    stamp = REPO / ".venv" / ".tftmon-installed"
+    want = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()
+    if not stamp.exists() or stamp.read_text().strip() != want:
+        pytest.skip(".venv is not current; ./run_tests.sh brings it up to date first")
+    root = tmp_path / "tftmon"
+    copy_repo(root)
+    port, dashboard_port = free_port(), free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TFTMON_")},
+        "TFTMON_PORT": str(port),
+        "TFTMON_DASHBOARD_PORT": str(dashboard_port),
+        "TFTMON_DEMO_SERVERS": str(SERVERS),
+        "TFTMON_DEMO_BACKFILL_HOURS": "2",
+    }
+    try:
+        started = subprocess.run(
+            ["./start_all.sh"], cwd=root, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert f"http://127.0.0.1:{dashboard_port}" in started.stdout
+        again = subprocess.run(
+            ["./start_all.sh"], cwd=root, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert again.returncode == 0 and "daemon already running" in again.stdout
+        key = subprocess.run(
+            [str(root / ".venv/bin/python"), "generate_api_key.py", "--show"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+        def all_tft() -> bool:
+            answer = httpx.get(
+                f"http://127.0.0.1:{port}/predictions/current",
+                headers={"X-API-Key": key},
+                timeout=10,
+            ).json()["predictions"]
+            return len(answer) == SERVERS and all(p["model_type"] == "TFT" for p in answer.values())
+
+        wait_for(all_tft, timeout=120)
+        assert httpx.get(f"http://127.0.0.1:{dashboard_port}/", timeout=10).status_code == 200
+        status = subprocess.run(["./status.sh"], cwd=root, env=env, capture_output=True, text=True)
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert f"{SERVERS}/{SERVERS} servers ready" in status.stdout
+    finally:
+        pids = [int(p.read_text()) for p in (root / "run").glob("*.pid")]
+        stopped = subprocess.run(
+            ["./stop_all.sh"], cwd=root, env=env, capture_output=True, text=True, timeout=120
+        )
+    assert stopped.returncode == 0, stopped.stderr
+    assert len(pids) == 3
+    for pid in pids:
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )
+    assert processes_in(root) == []
+    assert not list((root / "run").glob("*.pid"))
