@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from tftmon.drift import reference_distribution
 from tftmon.errors import ConfigError
 from tftmon.features import TRANSFORMS, denormalize
 from tftmon.forecast import DEFAULT_QUANTILES
@@ -197,6 +198,7 @@ def train(
             "validation_from": datetime.fromtimestamp((cutoff + 1) * step, UTC).isoformat(),
         },
         "validation": scores,
+        "input_reference": reference_distribution(fleet.profiles, fleet.values, fleet.metrics),
         "train_config": {k: v for k, v in asdict(config).items() if k != "progress"},
         "created": datetime.now(UTC).isoformat(),
         "torch_version": torch.__version__,
