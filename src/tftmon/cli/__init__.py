@@ -8,6 +8,7 @@ from __future__ import annotations
 from tftmon.cli.clients import forwarder_main, generator_main
 from tftmon.cli.common import setup_logging
 from tftmon.cli.daemon import daemon_main, keygen_main
+from tftmon.cli.models import retrain_main, rollback_main
 from tftmon.cli.training import calibrate_main, evaluate_main, train_main
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "forwarder_main",
     "generator_main",
     "keygen_main",
+    "retrain_main",
+    "rollback_main",
     "setup_logging",
     "train_main",
 ]
