@@ -59,9 +59,10 @@ class ModelSource:
         self.marker = marker
         self.load = load
         self.watch = watch
-        self.seen = self._safe_marker()
+        self.seen = self.current()
 
-    def _safe_marker(self) -> str | None:
+    def current(self) -> str | None:
+        """The marker now (None when it cannot be read)."""
         try:
             return self.marker()
         except OSError:
@@ -69,7 +70,7 @@ class ModelSource:
 
     def changed(self) -> bool:
         """Whether the marker moved since the last load (or attempt)."""
-        return self.watch and self._safe_marker() != self.seen
+        return self.watch and self.current() != self.seen
 
 
 class InferenceService:
@@ -215,7 +216,7 @@ class InferenceService:
         if self.source is None:
             return ReloadResult(False, previous, previous, "this daemon has no model source")
         with self._reload_lock:
-            self.source.seen = self.source._safe_marker()
+            self.source.seen = self.source.current()
             try:
                 candidate = self.source.load()
                 self._validate(candidate)

@@ -22,7 +22,8 @@ from tftmon.forecast.registry import history
 from tftmon.training.dataset import bucket_frame
 from tftmon.training.train import train
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# about a minute on an idle 2-core machine; the timeout leaves room for a loaded one
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def as_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -67,7 +68,13 @@ def test_drift_retrain_promote_hot_swap_refuse_rollback(
     models = tmp_path / "models"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        train(bucket_frame(frame[~changed], 300), models, "base", tiny_config(), source="normal")
+        train(
+            bucket_frame(frame[~changed], 300),
+            models,
+            "base",
+            tiny_config(max_epochs=1, limit_train_batches=6, val_fraction=0.05),
+            source="normal",
+        )
     data = tmp_path / "data"
     data.mkdir()
     daemon = DaemonProcess(
@@ -86,7 +93,7 @@ def test_drift_retrain_promote_hot_swap_refuse_rollback(
     )
     monkeypatch.setenv("TFTMON_API_KEY", API_KEY)
     common = ["--data-dir", str(data), "--models-dir", str(models), "--url", daemon.url]
-    train_args = ["--holdout-steps", "72", "--stride", "3", "--limit-train-batches", "8"]
+    train_args = ["--holdout-steps", "72", "--stride", "3", "--limit-train-batches", "6"]
     marks.append(f"base model: {time.perf_counter() - clock:.1f} s")
     daemon.start()
     marks.append(f"daemon up: {time.perf_counter() - clock:.1f} s")
@@ -112,7 +119,7 @@ def test_drift_retrain_promote_hot_swap_refuse_rollback(
 
         started = time.perf_counter()
         code = retrain_main(
-            [*common, *train_args, "--when-drifted", "--epochs", "2", "--learning-rate", "0.01"]
+            [*common, *train_args, "--when-drifted", "--epochs", "1", "--learning-rate", "0.01"]
         )
         marks.append(f"incremental retrain: {time.perf_counter() - started:.1f} s")
         assert code == 0, capsys.readouterr()
@@ -122,7 +129,8 @@ def test_drift_retrain_promote_hot_swap_refuse_rollback(
         wait_for(lambda: served(daemon) == new, 20)  # the daemon noticed LATEST
 
         # a candidate wrecked by a huge learning rate is refused; nothing changes
-        code = retrain_main([*common, *train_args, "--epochs", "1", "--learning-rate", "2.0"])
+        worse = [*common, *train_args, "--epochs", "1", "--learning-rate", "2.0"]
+        code = retrain_main([*worse, "--limit-train-batches", "2"])
         assert code == 3
         assert "refused" in capsys.readouterr().out
         assert latest_version(models) == new
