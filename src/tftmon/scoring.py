@@ -171,7 +171,7 @@ class LiveScorer:
         row_of = np.full(max(len(self._last_logged), 1), -1, np.int64)
         inside = snapshot.server < len(row_of)
         row_of[snapshot.server[inside]] = np.flatnonzero(inside)
-        scale = _scales(values)  # [S, M]
+        scale: FloatArray | None = None  # [S, M], computed once when something is new
         scored = 0
         keep: list[_Logged] = []
         k = np.arange(1, self.horizon + 1)
@@ -188,6 +188,8 @@ class LiveScorer:
                 & (bucket > end_now[:, None] - length)
             )
             if new.any():
+                if scale is None:
+                    scale = _scales(values)
                 scored += self._accumulate(entry, rows, end_now, bucket, new, values, scale)
                 entry.scored_until = np.where(
                     present, np.maximum(entry.scored_until, end_now), entry.scored_until
@@ -221,37 +223,33 @@ class LiveScorer:
         values: npt.NDArray[np.float32],
         scale: FloatArray,
     ) -> int:
+        """Add the newly closed (forecast, step) pairs to the per-server sums; work is
+        proportional to the new pairs, not to what is kept."""
+        i, j = np.nonzero(new)  # P pairs: logged row, horizon step
         length = values.shape[1]
-        pos = np.clip(length - 1 - (end_now[:, None] - bucket), 0, length - 1)  # [n, h]
-        safe_rows = np.maximum(rows, 0)
-        actual = values[safe_rows[:, None], pos].astype(np.float64)  # [n, h, M]
-        q = entry.quantiles.astype(np.float64)  # [n, h, M, Q]
-        naive = entry.naive.astype(np.float64)
-        s = scale[safe_rows][:, None, :]  # [n, 1, M]
-        ok = (
-            new[:, :, None]
-            & ~np.isnan(actual)
-            & ~np.isnan(q[..., self.i50])
-            & ~np.isnan(naive)
-            & np.isfinite(s)
-        )
+        r = rows[i]
+        pos = length - 1 - (end_now[i] - bucket[i, j])
+        actual = values[r, pos].astype(np.float64)  # [P, M]
+        q = entry.quantiles[i, j].astype(np.float64)  # [P, M, Q]
+        naive = entry.naive[i, j].astype(np.float64)  # [P, M]
+        s = scale[r]  # [P, M]
+        ok = ~np.isnan(actual) & ~np.isnan(q[..., self.i50]) & ~np.isnan(naive) & np.isfinite(s)
         if not ok.any():
             return 0
         with np.errstate(invalid="ignore"):
             err = actual[..., None] - q
             pinball = np.maximum(self.levels * err, (self.levels - 1) * err).mean(axis=-1)
-            stats = {
-                "n": ok.astype(np.float64),
-                "abs": np.abs(actual - q[..., self.i50]) / s,
-                "naive": np.abs(actual - naive) / s,
-                "pinball": pinball / s,
-                "in80": ((actual >= q[..., self.i10]) & (actual <= q[..., self.i90])).astype(
-                    np.float64
-                ),
-            }
-        for i, name in enumerate(STATS):
-            self._sums[i, entry.server] += np.where(ok, stats[name], 0.0).sum(axis=1)
-        return int(ok.any(axis=2).sum())
+            stats = (
+                ok.astype(np.float64),
+                np.abs(actual - q[..., self.i50]) / s,
+                np.abs(actual - naive) / s,
+                pinball / s,
+                ((actual >= q[..., self.i10]) & (actual <= q[..., self.i90])).astype(np.float64),
+            )
+        server = entry.server[i]
+        for k, stat in enumerate(stats):
+            np.add.at(self._sums[k], server, np.where(ok, stat, 0.0))
+        return int(ok.any(axis=1).sum())
 
     # ------------------------------------------------------------------ results
 
@@ -286,6 +284,11 @@ class LiveScorer:
     def logged_forecasts(self) -> int:
         """Server forecasts currently kept for scoring."""
         return sum(len(e.server) for e in self._log)
+
+    @property
+    def kept_bytes(self) -> int:
+        """Memory of the forecasts kept for scoring."""
+        return sum(e.quantiles.nbytes + e.naive.nbytes for e in self._log)
 
     def reset(self) -> None:
         """Forget every forecast and score (a new model is served)."""
