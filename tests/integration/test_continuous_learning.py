@@ -128,8 +128,8 @@ def test_drift_retrain_promote_hot_swap_refuse_rollback(
         assert history(models)[-1]["action"] == "promote"
         wait_for(lambda: served(daemon) == new, 20)  # the daemon noticed LATEST
 
-        # a candidate wrecked by a huge learning rate is refused; nothing changes
-        worse = [*common, *train_args, "--epochs", "1", "--learning-rate", "2.0"]
+        # a fresh network (--full) wrecked by a huge learning rate is refused; nothing changes
+        worse = [*common, *train_args, "--full", "--epochs", "1", "--learning-rate", "2.0"]
         code = retrain_main([*worse, "--limit-train-batches", "2"])
         assert code == 3
         assert "refused" in capsys.readouterr().out

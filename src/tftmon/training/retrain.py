@@ -164,6 +164,8 @@ def retrain(fleet: BucketedFleet, options: RetrainOptions, source: str = "") -> 
         )
         warm = WarmStart(served.meta, state)
     version = options.version or new_version(options.full)
+    if (models_dir / version).exists():
+        raise ConfigError(f"{models_dir / version} exists already: choose another --version")
     staging = models_dir / f".staging-{version}"
     if staging.exists():
         shutil.rmtree(staging)
