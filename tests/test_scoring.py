@@ -102,3 +102,21 @@ def test_missing_actuals_are_not_scored() -> None:
     scorer.record(snap(series, 20), q, np.zeros((2, H, M), np.float32))
     scorer.score(snap(series, 30))
     assert scorer.summary()["a"].series == 1
+
+
+def test_worst_servers_rank_by_error_ratio() -> None:
+    series = ramp()
+    scorer = LiveScorer(("a", "b"), QS, H, stride_steps=1)
+    origin = 20
+    truth = series[:, origin + 1 : origin + 1 + H].copy()
+    truth[1] += 3  # server 1 misses by 3 scale units, server 0 is exact
+    quantiles = np.stack([truth - 1, truth, truth + 1], axis=-1).astype(np.float32)
+    naive = np.repeat(series[:, origin : origin + 1], H, axis=1).astype(np.float32)
+    scorer.record(snap(series, origin), quantiles, naive)
+    scorer.score(snap(series, origin + H))
+    worst = scorer.worst_servers(min_points=1)
+    # server 1: MASE 3 (metric a, scale 1) and 1.5 (metric b, scale 2) vs naive 2.5
+    assert [(w[0], w[1]) for w in worst[:2]] == [(1, 0), (1, 1)]
+    assert worst[0][3] == approx(3.0) and worst[1][3] == approx(1.5)
+    assert worst[-1][0] == 0 and worst[-1][3] == 0.0
+    assert scorer.worst_servers(min_points=100) == []

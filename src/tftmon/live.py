@@ -84,7 +84,9 @@ class DriftMonitor:
         naive = self._naive.point(snapshot)[:, :horizon]
         self.scorer.record(snapshot, quantiles[:, :horizon], naive)
 
-    def refresh(self, snapshot: WindowSnapshot, profiles: list[str]) -> None:
+    def refresh(
+        self, snapshot: WindowSnapshot, profiles: list[str], names: list[str] | None = None
+    ) -> None:
         """Recompute the drift document once per new fleet bucket."""
         if len(snapshot) == 0:
             return
@@ -101,7 +103,24 @@ class DriftMonitor:
             self.thresholds.psi_min_samples,
         )
         scores = self.scorer.summary()
-        self._doc = self._document(datetime.now(UTC), shift, list(scores.items()))
+        doc = self._document(datetime.now(UTC), shift, list(scores.items()))
+        if names is not None:
+            name_of = dict(zip(snapshot.server.tolist(), names, strict=True))
+            per_server = self.scorer.worst_servers(self.thresholds.min_points / 10)
+            doc["worst_servers"] = [
+                {
+                    "server": name_of[sid],
+                    "metric": METRICS[col],
+                    "points": round(points, 1),
+                    "mase": round(mase, 4),
+                    "naive_mase": round(base, 4),
+                    "error_ratio": round(mase / base, 4),
+                    "coverage_80": round(cov, 4),
+                }
+                for sid, col, points, mase, base, cov in per_server
+                if sid in name_of
+            ]
+        self._doc = doc
 
     def _document(
         self, now: datetime, shift: dict[str, dict[str, float]], scores: list[Any]
@@ -118,6 +137,7 @@ class DriftMonitor:
             "half_life_hours": self.half_life_hours,
             "logged_forecasts": self.scorer.logged_forecasts,
             "metrics": {m: s.as_dict() for m, s in by_metric.items()},
+            "worst_servers": [],
             "input_psi": shift,
             "input_reference": self.reference is not None,
             "thresholds": self.thresholds.as_dict(),

@@ -331,6 +331,18 @@ class LiveMetricScore(BaseModel):
     scaled_quantile_loss: float | None
 
 
+class ServerScore(BaseModel):
+    """Rolling live scores of one server and metric."""
+
+    server: str
+    metric: str
+    points: float
+    mase: float
+    naive_mase: float
+    error_ratio: float
+    coverage_80: float
+
+
 class DriftStatusResponse(BaseModel):
     """``GET /drift/status``: how the served model does on live data, and whether it drifted."""
 
@@ -343,6 +355,10 @@ class DriftStatusResponse(BaseModel):
     half_life_hours: float
     logged_forecasts: int = Field(description="server forecasts kept for scoring")
     metrics: dict[str, LiveMetricScore]
+    worst_servers: list[ServerScore] = Field(
+        description="up to 10 (server, metric) with the highest error ratio, with at least a "
+        "tenth of TFTMON_DRIFT_MIN_POINTS scored steps"
+    )
     input_psi: dict[str, dict[str, float]] = Field(
         description="PSI per profile and metric of the last day of inputs vs the training data"
     )

@@ -280,6 +280,31 @@ class LiveScorer:
             )
         return out
 
+    def worst_servers(
+        self, min_points: float, limit: int = 10
+    ) -> list[tuple[int, int, float, float, float, float]]:
+        """Up to ``limit`` (server id, metric index, points, MASE, naive MASE, coverage) with
+        at least ``min_points`` scored steps, the highest MASE / naive MASE first."""
+        n, absolute, naive, _, in80 = self._sums
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mase = absolute / n
+            base = naive / n
+            ratio = np.where(base > 1e-12, mase / base, np.nan)
+        ok = (n >= max(min_points, 1e-9)) & np.isfinite(ratio)
+        sid, col = np.nonzero(ok)
+        order = np.argsort(-ratio[sid, col], kind="stable")[:limit]
+        return [
+            (
+                int(sid[k]),
+                int(col[k]),
+                float(n[sid[k], col[k]]),
+                float(mase[sid[k], col[k]]),
+                float(base[sid[k], col[k]]),
+                float(in80[sid[k], col[k]] / n[sid[k], col[k]]),
+            )
+            for k in order.tolist()
+        ]
+
     @property
     def logged_forecasts(self) -> int:
         """Server forecasts currently kept for scoring."""

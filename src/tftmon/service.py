@@ -174,7 +174,7 @@ class InferenceService:
             p8h.append(risk.incident_probability_8h)
             for model_type in output.model_type:
                 served[model_type] = served.get(model_type, 0) + 1
-        self._monitor(self.monitor.refresh, windows, snap.profiles)
+        self._monitor(self.monitor.refresh, windows, snap.profiles, snap.names)
         now = datetime.now(UTC)
         rest = fleet_document(
             np.concatenate(levels) if levels else np.zeros(0, np.int64),

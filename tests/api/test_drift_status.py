@@ -28,6 +28,10 @@ def test_forecasts_are_scored_as_actuals_arrive(tmp_path: Path) -> None:
         assert cpu["points"] > 0 and cpu["series"] == 2
         assert cpu["mase"] is not None and 0 <= cpu["coverage_80"] <= 1
         assert doc["model_type"] == "baseline"
+        worst = doc["worst_servers"]
+        assert worst and {w["server"] for w in worst} <= {"ppweb001", "ppdb001"}
+        ratios = [w["error_ratio"] for w in worst]
+        assert ratios == sorted(ratios, reverse=True)
         assert doc["input_reference"] is False  # the baseline has no training data
         assert doc["thresholds"]["psi"] == 0.25
         text = client.get("/metrics").text
