@@ -75,14 +75,13 @@ class DriftMonitor:
 
     def record(self, snapshot: WindowSnapshot, quantiles: npt.NDArray[np.float32]) -> None:
         """Log a chunk's forecasts (with the seasonal-naive point made at the same origin)."""
-        if len(snapshot) == 0:
-            return
+        rows = self.scorer.due(snapshot)
+        if rows.size == 0:
+            return  # most cycles: nobody reached a new origin
         horizon = min(quantiles.shape[1], self.scorer.horizon)
-        due_any = snapshot.server < self.max_servers
-        if not due_any.any():
-            return
-        naive = self._naive.point(snapshot)[:, :horizon]
-        self.scorer.record(snapshot, quantiles[:, :horizon], naive)
+        part = _take(snapshot, rows)
+        naive = self._naive.point(part)[:, :horizon]
+        self.scorer.record(part, quantiles[rows, :horizon], naive)
 
     def refresh(
         self, snapshot: WindowSnapshot, profiles: list[str], names: list[str] | None = None
@@ -146,3 +145,17 @@ class DriftMonitor:
     def document(self) -> dict[str, Any]:
         """The latest drift document (a fresh dict each time)."""
         return dict(self._doc)
+
+
+def _take(snapshot: WindowSnapshot, rows: npt.NDArray[np.intp]) -> WindowSnapshot:
+    profiles = snapshot.profiles
+    return WindowSnapshot(
+        snapshot.server[rows],
+        snapshot.values[rows],
+        snapshot.end_bucket[rows],
+        snapshot.history_steps[rows],
+        snapshot.current[rows],
+        snapshot.last_ts_ms[rows],
+        snapshot.step_seconds,
+        profiles=[profiles[i] for i in rows.tolist()] if profiles else [],
+    )

@@ -114,20 +114,10 @@ class LiveScorer:
             quantiles: ``[S, H, M, Q]`` forecasts of ``snapshot``'s servers (metric units).
             naive: ``[S, H, M]`` seasonal-naive point forecasts of the same servers.
         """
-        server = snapshot.server
-        if len(server) == 0:
-            return 0
-        self._grow(int(server.max()) + 1)
-        end = snapshot.end_bucket
-        last = self._last_logged[np.minimum(server, len(self._last_logged) - 1)]
-        due = (
-            (server < self.max_servers)
-            & (snapshot.history_steps > 0)
-            & (end // self.stride > last // self.stride)
-        )
-        rows = np.flatnonzero(due)
+        rows = self.due(snapshot)
         if rows.size == 0:
             return 0
+        server, end = snapshot.server, snapshot.end_bucket
         sids = server[rows]
         self._last_logged[sids] = end[rows]
         h = min(self.horizon, quantiles.shape[1])
@@ -141,6 +131,22 @@ class LiveScorer:
             )
         )
         return int(rows.size)
+
+    def due(self, snapshot: WindowSnapshot) -> npt.NDArray[np.intp]:
+        """Rows of ``snapshot`` whose forecast would be logged now (a new stride period)."""
+        server = snapshot.server
+        if len(server) == 0:
+            return np.zeros(0, np.intp)
+        self._grow(int(server.max()) + 1)
+        if len(self._last_logged) == 0:
+            return np.zeros(0, np.intp)
+        last = self._last_logged[np.minimum(server, len(self._last_logged) - 1)]
+        due = (
+            (server < self.max_servers)
+            & (snapshot.history_steps > 0)
+            & (snapshot.end_bucket // self.stride > last // self.stride)
+        )
+        return np.flatnonzero(due)
 
     def _grow(self, size: int) -> None:
         size = min(size, self.max_servers)
