@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -94,3 +95,18 @@ def test_the_daemon_follows_latest(tiny_model: Path, tmp_path: Path) -> None:
         set_latest(models, "tiny2")
         wait_for(lambda: version(client) == "tiny2", timeout=20)
         assert client.get("/status").json()["model_reload_error"] is None
+
+
+def test_a_broken_latest_is_refused_once_and_the_old_model_serves(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    models = two_versions(tiny_model, tmp_path)
+    (models / "tiny2" / "weights.pt").write_bytes(b"")
+    with app_client(tmp_path, models) as client:
+        set_latest(models, "tiny2")
+        wait_for(lambda: client.get("/status").json()["model_reload_error"] is not None, 20)
+        assert version(client) == "tiny"
+        time.sleep(4.5)  # two more polls of LATEST: the same broken version is not retried
+        text = client.get("/metrics").text
+        assert 'tftmon_model_reloads_total{result="failed"} 1.0' in text
+        assert client.get("/predictions/current").status_code == 200
