@@ -54,10 +54,5 @@ def test_import_is_light() -> None:
 
 
 def test_drift_coverage_band_must_be_a_band() -> None:
-    import pytest
-
-    from tftmon.errors import ConfigError
-    from tftmon.settings import load_settings
-
     with pytest.raises(ConfigError, match="drift_coverage_low"):
         load_settings(_env_file=None, drift_coverage_low=0.9, drift_coverage_high=0.8)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from tftmon.drift import DriftThresholds
 from tftmon.errors import ConfigError
 from tftmon.schemas import DEFAULT_PROFILE_RULES
+
+if TYPE_CHECKING:
+    from tftmon.drift import DriftThresholds
 
 
 def _split_keys(value: object) -> object:
@@ -117,6 +119,8 @@ class Settings(BaseSettings):
 
     def drift_thresholds(self) -> DriftThresholds:
         """The drift thresholds of these settings."""
+        from tftmon.drift import DriftThresholds
+
         return DriftThresholds(
             coverage_low=self.drift_coverage_low,
             coverage_high=self.drift_coverage_high,
