@@ -48,3 +48,24 @@ def test_bench_inference_quick() -> None:
     [row] = [line for line in out.stdout.splitlines() if line.strip().startswith("20 ")]
     assert row.strip().endswith("MB")
     assert "x" in row  # the ratio column
+
+
+def test_bench_live_scoring_quick() -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "live_scoring.py"),
+            "--sizes",
+            "20",
+            "--cycles",
+            "30",
+            "--baseline",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    [row] = [line for line in out.stdout.splitlines() if line.strip().startswith("20 ")]
+    assert len(row.split()) == 6
+    assert "scored cpu_pct points" in out.stdout

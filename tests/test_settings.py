@@ -52,3 +52,8 @@ def test_import_is_light() -> None:
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_drift_coverage_band_must_be_a_band() -> None:
+    with pytest.raises(ConfigError, match="drift_coverage_low"):
+        load_settings(_env_file=None, drift_coverage_low=0.9, drift_coverage_high=0.8)

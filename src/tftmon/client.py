@@ -112,6 +112,14 @@ class TftmonClient:
         """``GET /servers/{name}/history``."""
         return self._request("GET", f"/servers/{name}/history", params={"hours": hours})  # type: ignore[no-any-return]
 
+    def drift_status(self) -> dict[str, Any]:
+        """``GET /drift/status``: live scores of the served model and the drift verdict."""
+        return self._request("GET", "/drift/status")  # type: ignore[no-any-return]
+
+    def reload_model(self) -> dict[str, Any]:
+        """``POST /admin/reload``: swap in the model ``models/LATEST`` names."""
+        return self._request("POST", "/admin/reload")  # type: ignore[no-any-return]
+
     def metrics_text(self) -> str:
         """``GET /metrics`` (Prometheus text format)."""
         return self._request("GET", "/metrics", text=True)  # type: ignore[no-any-return]

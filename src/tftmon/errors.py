@@ -14,7 +14,8 @@
           ├── PayloadTooLargeError  too many records or bytes (413)
           ├── NoValidRecordsError   a batch in which no record could be stored (422)
           ├── AuthError             missing or unknown API key (401)
-          └── NotFoundError         an unknown server or resource (404)
+          ├── NotFoundError         an unknown server or resource (404)
+          └── ModelReloadError      a model reload that failed; the old model stays (409)
 
 Every ``RequestError`` carries an HTTP status and a stable machine-readable ``code``;
 the API answers with ``{"detail": ..., "code": ...}`` plus any ``extra`` fields.
@@ -112,3 +113,10 @@ class NotFoundError(RequestError):
 
     status_code = 404
     code = "not_found"
+
+
+class ModelReloadError(RequestError):
+    """``POST /admin/reload`` could not load the model; the old one is still served."""
+
+    status_code = 409
+    code = "reload_failed"

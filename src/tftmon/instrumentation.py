@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -51,6 +52,14 @@ class DaemonMetrics:
             registry=r,
         )
 
+        self.model_reloads = Counter(
+            "tftmon_model_reloads", "Model reloads, by result (ok, failed)", ["result"], registry=r
+        )
+
+    def watch_drift(self, document: Callable[[], dict[str, Any]]) -> None:
+        """Export live forecast scores and drift gauges read from ``document()`` at scrape."""
+        self.registry.register(_DriftCollector(document))
+
     def watch_servers(self, rows: Callable[[], PerServerRows]) -> None:
         """Export per-server risk gauges read from ``rows()`` at scrape time."""
         self.registry.register(_PerServerCollector(rows))
@@ -73,3 +82,41 @@ class _PerServerCollector(Collector):
             prob.add_metric([server, "8h"], p8)
         yield risk
         yield prob
+
+
+_SCORES = {
+    "mase": "Rolling MASE of the served model's median (live, vs actuals)",
+    "naive_mase": "Rolling MASE of the seasonal-naive forecast on the same points",
+    "error_ratio": "Rolling model MASE / seasonal-naive MASE",
+    "coverage_80": "Rolling share of actuals inside the p10-p90 interval",
+    "scaled_quantile_loss": "Rolling pinball loss over all quantiles, scaled like MASE",
+    "points": "Effective (decayed) number of scored forecast steps",
+}
+
+
+class _DriftCollector(Collector):
+    def __init__(self, document: Callable[[], dict[str, Any]]) -> None:
+        self._document = document
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        doc = self._document()
+        for key, text in _SCORES.items():
+            family = GaugeMetricFamily(f"tftmon_forecast_{key}", text, labels=["metric"])
+            for metric, scores in (doc.get("metrics") or {}).items():
+                if scores.get(key) is not None:
+                    family.add_metric([metric], float(scores[key]))
+            yield family
+        psi = GaugeMetricFamily(
+            "tftmon_input_psi",
+            "Population stability index of recent inputs vs the training data",
+            labels=["profile", "metric"],
+        )
+        for profile, per_metric in (doc.get("input_psi") or {}).items():
+            for metric, value in per_metric.items():
+                psi.add_metric([profile, metric], float(value))
+        yield psi
+        yield GaugeMetricFamily(
+            "tftmon_drift_detected",
+            "1 when a drift signal is over its threshold",
+            value=1.0 if doc.get("drifted") else 0.0,
+        )

@@ -197,6 +197,10 @@ class StatusResponse(BaseModel):
     records_ingested: int = Field(description="records accepted since the daemon started")
     restore_seconds: float = Field(description="time taken to rebuild windows at start")
     servers: dict[str, ServerWarmup]
+    model_loaded_at: datetime | None = Field(None, description="when the served model came in")
+    model_reload_error: str | None = Field(
+        None, description="why the last model reload failed (the old model is still served)"
+    )
 
 
 class HealthResponse(BaseModel):
@@ -324,3 +328,61 @@ class ServerHistoryResponse(BaseModel):
     metrics: list[str]
     timestamps: list[datetime]
     values: dict[str, list[float | None]]
+
+
+class LiveMetricScore(BaseModel):
+    """Rolling live scores of one metric over the fleet (decaying with the fleet clock)."""
+
+    points: float = Field(description="effective (decayed) scored forecast steps")
+    series: int
+    mase: float | None
+    naive_mase: float | None = Field(description="the seasonal-naive MASE on the same points")
+    error_ratio: float | None = Field(description="mase / naive_mase")
+    coverage_80: float | None = Field(description="share of actuals inside p10-p90")
+    scaled_quantile_loss: float | None
+
+
+class ServerScore(BaseModel):
+    """Rolling live scores of one server and metric."""
+
+    server: str
+    metric: str
+    points: float
+    mase: float
+    naive_mase: float
+    error_ratio: float
+    coverage_80: float
+
+
+class DriftStatusResponse(BaseModel):
+    """``GET /drift/status``: how the served model does on live data, and whether it drifted."""
+
+    model_version: str
+    model_type: str
+    drifted: bool
+    reasons: list[str]
+    updated: datetime
+    scoring_since: datetime = Field(description="when the served model came in")
+    half_life_hours: float
+    logged_forecasts: int = Field(description="server forecasts kept for scoring")
+    metrics: dict[str, LiveMetricScore]
+    worst_servers: list[ServerScore] = Field(
+        description="up to 10 (server, metric) with the highest error ratio, with at least a "
+        "tenth of TFTMON_DRIFT_MIN_POINTS scored steps"
+    )
+    input_psi: dict[str, dict[str, float]] = Field(
+        description="PSI per profile and metric of the last day of inputs vs the training data"
+    )
+    input_reference: bool = Field(
+        description="whether the served model carries a training-data reference for PSI"
+    )
+    thresholds: dict[str, float]
+
+
+class ReloadResponse(BaseModel):
+    """``POST /admin/reload``: the model served after the reload."""
+
+    reloaded: bool
+    model_version: str
+    previous_version: str
+    error: str | None = None

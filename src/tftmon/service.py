@@ -8,7 +8,9 @@ import gc
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,12 +20,57 @@ from tftmon.alerts import AlertTracker
 from tftmon.cache import CacheWriter, PredictionsCache
 from tftmon.forecast import Forecaster
 from tftmon.instrumentation import DaemonMetrics, PerServerRows
+from tftmon.live import DriftMonitor
 from tftmon.notify import NotificationDispatcher
 from tftmon.predictions import ChunkInput, fleet_document, server_entries
 from tftmon.risk import Thresholds, assess
 from tftmon.store.fleet import FleetStore
+from tftmon.store.window import WindowSnapshot
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadResult:
+    """What a model reload did."""
+
+    reloaded: bool
+    model_version: str
+    previous_version: str
+    error: str | None = None
+
+
+class ModelSource:
+    """Where the served model comes from: ``load(None)`` loads what ``marker()`` names.
+
+    Args:
+        marker: the current content of ``models/LATEST`` (or the pinned version); cheap.
+        load: loads a forecaster; raises on failure.
+        watch: whether a changed marker triggers a reload between cycles.
+    """
+
+    def __init__(
+        self,
+        marker: Callable[[], str | None],
+        load: Callable[[], Forecaster],
+        *,
+        watch: bool = True,
+    ) -> None:
+        self.marker = marker
+        self.load = load
+        self.watch = watch
+        self.seen = self.current()
+
+    def current(self) -> str | None:
+        """The marker now (None when it cannot be read)."""
+        try:
+            return self.marker()
+        except OSError:
+            return None
+
+    def changed(self) -> bool:
+        """Whether the marker moved since the last load (or attempt)."""
+        return self.watch and self.current() != self.seen
 
 
 class InferenceService:
@@ -38,9 +85,17 @@ class InferenceService:
         thresholds: Thresholds | None = None,
         chunk_size: int = 512,
         notifications: NotificationDispatcher | None = None,
+        monitor: DriftMonitor | None = None,
+        source: ModelSource | None = None,
     ) -> None:
         self.fleet = fleet
         self.forecaster = forecaster
+        self.monitor = monitor or DriftMonitor(forecaster)
+        self.source = source
+        self.reload_error: str | None = None
+        self.model_loaded_at = datetime.now(UTC)
+        self._reload_lock = threading.Lock()
+        self._monitor_failed = False
         self.metrics = metrics
         self.thresholds = thresholds or Thresholds.defaults()
         self.chunk_size = chunk_size
@@ -75,6 +130,7 @@ class InferenceService:
     def _cycle(self, started: float) -> PredictionsCache:
         snap = self.fleet.snapshot()
         windows = snap.windows
+        self._monitor(self.monitor.score, windows)
         info = self.forecaster.info
         warning, critical = self.thresholds.arrays(snap.profiles)
         writer = CacheWriter()
@@ -98,6 +154,7 @@ class InferenceService:
                 self.forecaster.calibration,
             )
             forecast_s += time.perf_counter() - began
+            self._monitor(self.monitor.record, part, output.quantiles)
             chunk = ChunkInput(
                 snap.names[start:stop],
                 snap.profiles[start:stop],
@@ -117,6 +174,7 @@ class InferenceService:
             p8h.append(risk.incident_probability_8h)
             for model_type in output.model_type:
                 served[model_type] = served.get(model_type, 0) + 1
+        self._monitor(self.monitor.refresh, windows, snap.profiles, snap.names)
         now = datetime.now(UTC)
         rest = fleet_document(
             np.concatenate(levels) if levels else np.zeros(0, np.int64),
@@ -132,6 +190,70 @@ class InferenceService:
             self.metrics.servers_served.labels(model_type).set(served.get(model_type, 0))
         return writer.finish(rest, now, (time.perf_counter() - started) * 1000)
 
+    def _monitor(self, step: Callable[..., None], *args: Any) -> None:
+        """Live scoring must never fail a cycle: errors are logged (once) and skipped."""
+        try:
+            step(*args)
+        except Exception:
+            if not self._monitor_failed:
+                logger.exception("live scoring failed; forecasts are served regardless")
+            self._monitor_failed = True
+
+    def check_model(self) -> bool:
+        """Between cycles: reload when ``models/LATEST`` changed; True if a new model is in."""
+        if self.source is None or not self.source.changed():
+            return False
+        return self.reload().reloaded
+
+    def reload(self) -> ReloadResult:
+        """Load the model the source names and swap it in between two cycles.
+
+        Loading and validation happen while cycles go on with the old model; only the
+        swap itself waits for a running cycle to end. On failure the old model stays and
+        the reason is kept in ``reload_error`` (shown in ``/status``).
+        """
+        previous = self.forecaster.info.version
+        if self.source is None:
+            return ReloadResult(False, previous, previous, "this daemon has no model source")
+        with self._reload_lock:
+            self.source.seen = self.source.current()
+            try:
+                candidate = self.source.load()
+                self._validate(candidate)
+            except Exception as exc:
+                self.reload_error = f"{type(exc).__name__}: {exc}"
+                self.metrics.model_reloads.labels("failed").inc()
+                logger.error("model reload failed; still serving %s: %s", previous, exc)
+                return ReloadResult(False, previous, previous, self.reload_error)
+            with self._cycle_lock:
+                self.forecaster = candidate
+                self.monitor.use(candidate)
+            self.reload_error = None
+            self.model_loaded_at = datetime.now(UTC)
+            self.metrics.model_reloads.labels("ok").inc()
+            version = candidate.info.version
+            logger.info("now serving %s %s (was %s)", candidate.info.model_type, version, previous)
+            return ReloadResult(True, version, previous)
+
+    def _validate(self, candidate: Forecaster) -> None:
+        """A candidate must forecast the daemon's shape, with finite numbers, on real windows."""
+        old, new = self.forecaster.info, candidate.info
+        if (new.horizon_steps, new.step_seconds) != (old.horizon_steps, old.step_seconds):
+            raise ValueError(
+                f"model {new.version} forecasts {new.horizon_steps} x {new.step_seconds}-s "
+                f"steps, the daemon serves {old.horizon_steps} x {old.step_seconds}-s"
+            )
+        windows = self.fleet.snapshot().windows
+        sample: WindowSnapshot = windows.part(0, min(8, len(windows)))
+        if len(sample) == 0:
+            return
+        out = candidate.forecast(sample).quantiles
+        expected = (len(sample), new.horizon_steps, len(self.fleet.metrics), len(new.quantiles))
+        if out.shape != expected:
+            raise ValueError(f"model {new.version} returned shape {out.shape}, not {expected}")
+        if np.isinf(out).any():
+            raise ValueError(f"model {new.version} returned infinite forecasts")
+
     def server_rows(self) -> PerServerRows:
         """Per-server risk gauges for ``/metrics``."""
         latest = self.latest
@@ -144,16 +266,31 @@ class InferenceService:
 
 
 async def inference_loop(
-    service: InferenceService, interval_s: float, min_gap_s: float, wake: asyncio.Event
+    service: InferenceService,
+    interval_s: float,
+    min_gap_s: float,
+    wake: asyncio.Event,
+    model_poll_s: float = 2.0,
 ) -> None:
-    """Run a cycle every ``interval_s``, or sooner when ``wake`` is set, off the event loop."""
+    """Run a cycle every ``interval_s``, or sooner when ``wake`` is set, off the event loop.
+
+    Between cycles, every ``model_poll_s``, the model source is checked (``models/LATEST``);
+    a new model is swapped in by the same thread that runs cycles, and used at once.
+    """
     loop = asyncio.get_running_loop()
     with ThreadPoolExecutor(1, thread_name_prefix="tftmon-inference") as executor:
         while True:
             await loop.run_in_executor(executor, service.run_cycle)
             await asyncio.sleep(min_gap_s)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=max(0.0, interval_s - min_gap_s))
+            deadline = loop.time() + max(0.0, interval_s - min_gap_s)
+            while not wake.is_set():
+                if await loop.run_in_executor(executor, service.check_model):
+                    break  # a new model: forecast with it at once
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout=min(remaining, model_poll_s))
             wake.clear()
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tftmon.errors import ConfigError
 from tftmon.schemas import DEFAULT_PROFILE_RULES
+
+if TYPE_CHECKING:
+    from tftmon.drift import DriftThresholds
 
 
 def _split_keys(value: object) -> object:
@@ -56,6 +59,21 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     alertmanager_url: str | None = None
     model_version: str | None = None
+    model_watch: bool = True
+
+    scoring_stride_steps: int = Field(12, ge=1)
+    scoring_max_servers: int = Field(1000, ge=0)
+    drift_half_life_hours: float = Field(24.0, gt=0)
+    drift_min_points: float = Field(200.0, ge=0)
+    drift_coverage_low: float = Field(0.65, ge=0, le=1)
+    drift_coverage_high: float = Field(0.92, ge=0, le=1)
+    drift_error_ratio: float = Field(1.1, gt=0)
+    drift_psi: float = Field(0.25, gt=0)
+    drift_psi_min_samples: int = Field(100, ge=1)
+
+    retrain_holdout_steps: int = Field(288, ge=1)
+    retrain_min_improvement: float = Field(0.02, ge=0, lt=1)
+    retrain_keep_versions: int = Field(5, ge=2)
 
     retention_days: float = Field(30.0, gt=0)
     bucket_retention_days: float = Field(400.0, gt=0)
@@ -90,12 +108,27 @@ class Settings(BaseSettings):
     def _check_windows(self) -> Settings:
         if self.min_history_steps > self.encoder_steps:
             raise ValueError("min_history_steps cannot exceed encoder_steps")
+        if self.drift_coverage_low >= self.drift_coverage_high:
+            raise ValueError("drift_coverage_low must be below drift_coverage_high")
         return self
 
     @property
     def db_path(self) -> Path:
         """The SQLite history file."""
         return self.data_dir / "history.sqlite3"
+
+    def drift_thresholds(self) -> DriftThresholds:
+        """The drift thresholds of these settings."""
+        from tftmon.drift import DriftThresholds
+
+        return DriftThresholds(
+            coverage_low=self.drift_coverage_low,
+            coverage_high=self.drift_coverage_high,
+            error_ratio=self.drift_error_ratio,
+            psi=self.drift_psi,
+            min_points=self.drift_min_points,
+            psi_min_samples=self.drift_psi_min_samples,
+        )
 
     def require_auth_configured(self) -> None:
         """Refuse to serve without a key unless running open was asked for explicitly."""

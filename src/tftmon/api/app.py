@@ -14,12 +14,13 @@ from starlette.concurrency import run_in_threadpool
 
 from tftmon import __version__
 from tftmon.api.errors import install_error_handlers
-from tftmon.api.routes import alerts, feed, metrics, predictions, servers, status
+from tftmon.api.routes import admin, alerts, drift, feed, metrics, predictions, servers, status
 from tftmon.api.state import AppState
 from tftmon.forecast import Forecaster
-from tftmon.forecast.artifacts import ArtifactError
+from tftmon.forecast.artifacts import ArtifactError, latest_version
 from tftmon.forecast.baseline import BaselineForecaster
 from tftmon.instrumentation import DaemonMetrics
+from tftmon.live import DriftMonitor
 from tftmon.notify import (
     AlertmanagerNotifier,
     NotificationDispatcher,
@@ -28,7 +29,7 @@ from tftmon.notify import (
 )
 from tftmon.risk import Thresholds
 from tftmon.schemas import METRICS
-from tftmon.service import InferenceService, inference_loop, retention_loop
+from tftmon.service import InferenceService, ModelSource, inference_loop, retention_loop
 from tftmon.settings import Settings, load_settings
 from tftmon.store.fleet import FleetStore
 from tftmon.store.history import HistoryStore
@@ -40,16 +41,7 @@ def default_forecaster(settings: Settings) -> Forecaster:
     """The TFT of ``models/LATEST`` (or ``TFTMON_MODEL_VERSION``); the baseline if it cannot
     be loaded, with the reason in ``/status``."""
     try:
-        from tftmon.forecast.tft import TFTForecaster
-
-        return TFTForecaster.load(
-            settings.models_dir,
-            settings.model_version or None,
-            device=settings.device,
-            threads=settings.inference_threads,
-            step_seconds=settings.step_seconds,
-            horizon_steps=settings.horizon_steps,
-        )
+        return load_model(settings)
     except ArtifactError as exc:
         logger.error("TFT not served, falling back to the baseline: %s", exc)
         note = f"TFT not served: {exc}"
@@ -61,6 +53,33 @@ def default_forecaster(settings: Settings) -> Forecaster:
         settings.step_seconds,
         min_history_steps=settings.min_history_steps,
         note=note,
+    )
+
+
+def load_model(settings: Settings) -> Forecaster:
+    """The TFT named by ``TFTMON_MODEL_VERSION`` or ``models/LATEST``; raises on failure."""
+    from tftmon.forecast.tft import TFTForecaster
+
+    return TFTForecaster.load(
+        settings.models_dir,
+        settings.model_version or None,
+        device=settings.device,
+        threads=settings.inference_threads,
+        step_seconds=settings.step_seconds,
+        horizon_steps=settings.horizon_steps,
+    )
+
+
+def model_source(settings: Settings) -> ModelSource:
+    """Reloads follow ``models/LATEST`` (watched unless a version is pinned or
+    ``TFTMON_MODEL_WATCH=false``)."""
+    pinned = settings.model_version or None
+
+    def marker() -> str | None:
+        return pinned or latest_version(settings.models_dir)
+
+    return ModelSource(
+        marker, lambda: load_model(settings), watch=settings.model_watch and pinned is None
     )
 
 
@@ -98,9 +117,23 @@ def create_app(
         if cfg.alertmanager_url:
             notifiers.append(AlertmanagerNotifier(cfg.alertmanager_url))
         dispatcher = NotificationDispatcher(notifiers)
-        service = InferenceService(
-            fleet, served, metrics_, thresholds=thresholds, notifications=dispatcher
+        monitor = DriftMonitor(
+            served,
+            cfg.drift_thresholds(),
+            stride_steps=cfg.scoring_stride_steps,
+            max_servers=cfg.scoring_max_servers,
+            half_life_hours=cfg.drift_half_life_hours,
         )
+        service = InferenceService(
+            fleet,
+            served,
+            metrics_,
+            thresholds=thresholds,
+            notifications=dispatcher,
+            monitor=monitor,
+            source=model_source(cfg),
+        )
+        metrics_.watch_drift(lambda: service.monitor.document())
         state = AppState(
             settings=cfg,
             fleet=fleet,
@@ -152,6 +185,6 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(status.open_router)
-    for module in (feed, predictions, status, alerts, servers, metrics):
+    for module in (feed, predictions, status, alerts, servers, metrics, drift, admin):
         app.include_router(module.router)
     return app

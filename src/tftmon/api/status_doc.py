@@ -66,6 +66,8 @@ def status(state: AppState) -> StatusResponse:
         records_ingested=state.fleet.records_total,
         restore_seconds=round(state.restore_seconds, 3),
         servers=servers,
+        model_loaded_at=state.service.model_loaded_at,
+        model_reload_error=state.service.reload_error,
     )
 
 

@@ -13,6 +13,7 @@ from tftmon.cli.adapters import (
 from tftmon.cli.clients import dashboard_main, forwarder_main, generator_main
 from tftmon.cli.common import setup_logging
 from tftmon.cli.daemon import daemon_main, keygen_main
+from tftmon.cli.models import retrain_main, rollback_main
 from tftmon.cli.training import calibrate_main, evaluate_main, train_main
 
 __all__ = [
@@ -26,6 +27,8 @@ __all__ = [
     "keygen_main",
     "mongodb_adapter_main",
     "prometheus_adapter_main",
+    "retrain_main",
+    "rollback_main",
     "setup_logging",
     "train_main",
 ]

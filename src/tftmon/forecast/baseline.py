@@ -91,6 +91,11 @@ class BaselineForecaster:
         out = np.clip(out, self._lower[None, None, :m, None], self._upper[None, None, :m, None])
         return ForecastOutput(out.astype(np.float32), ["baseline"] * s)
 
+    def point(self, snapshot: WindowSnapshot) -> npt.NDArray[np.float32]:
+        """The seasonal-naive (or last-value) point forecast alone, ``[S, H, M]``."""
+        filled, _ = fill_gaps(snapshot.values)
+        return self._point(filled, snapshot.history_steps)
+
     def _point(
         self, filled: npt.NDArray[np.float32], history: npt.NDArray[np.int64]
     ) -> npt.NDArray[np.float32]:

@@ -13,6 +13,7 @@ model was not trained on, are forecast by the baseline and labelled so.
 from __future__ import annotations
 
 import logging
+import pickle
 import warnings
 from pathlib import Path
 from typing import Any
@@ -161,8 +162,9 @@ class TFTForecaster:
                 weights_path(models_dir, version), map_location="cpu", weights_only=True
             )
             network.load_state_dict(state, strict=True)
-        except (OSError, RuntimeError) as exc:
-            raise ArtifactError(f"model {version}: weights do not load ({exc})") from exc
+        except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ArtifactError(f"model {version}: weights do not load ({reason})") from exc
         network.eval().to(resolved)
         forecaster = cls(meta, network, device=resolved, horizon_steps=horizon_steps)
         forecaster._calibration = Calibration.load(models_dir / version)

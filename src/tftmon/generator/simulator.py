@@ -18,7 +18,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from tftmon.generator.profiles import PROFILES, is_morning_spike, load
+from tftmon.generator.profiles import PROFILES, ProfileSpec, is_morning_spike, load
 from tftmon.schemas import METRICS, STATES
 
 FloatArray = npt.NDArray[np.float64]
@@ -88,6 +88,13 @@ class FleetSimulator:
         self._pending_critical = False
 
     # ------------------------------------------------------------------ control
+
+    def change_profile(self, profile: str, spec: ProfileSpec) -> None:
+        """From now on, the servers of ``profile`` follow ``spec`` (a changed load pattern,
+        for drift experiments); noise and incident state carry on."""
+        self._specs = [
+            spec if p == profile else s for p, s in zip(self.profiles, self._specs, strict=True)
+        ]
 
     def set_scenario(self, scenario: str) -> None:
         """``healthy``: random incidents at the configured rate; ``degrading``: slow

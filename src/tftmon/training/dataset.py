@@ -38,6 +38,19 @@ class BucketedFleet:
             self.names, self.profiles, self.first, cut, self.metrics, self.step_seconds
         )
 
+    def until(self, last_bucket: int) -> BucketedFleet:
+        """Each server's buckets up to ``last_bucket`` (servers with none left are dropped)."""
+        keep = [i for i, f in enumerate(self.first) if int(f) <= last_bucket]
+        cut = [self.values[i][: last_bucket - int(self.first[i]) + 1] for i in keep]
+        return BucketedFleet(
+            [self.names[i] for i in keep],
+            [self.profiles[i] for i in keep],
+            self.first[keep],
+            cut,
+            self.metrics,
+            self.step_seconds,
+        )
+
     @property
     def span(self) -> tuple[int, int]:
         """First and last bucket number over all servers."""
@@ -143,13 +156,16 @@ def time_series_dataset(
     horizon_steps: int,
     min_encoder_steps: int,
     target_normalizer: str = "encoder",
+    profile_vocabulary: dict[str, int] | None = None,
 ) -> Any:
     """The ``TimeSeriesDataSet`` definition shared by training and the serving-equality test.
 
     Inputs are already on the model scale (``features.normalize``), so every scaler is
-    identity. Targets are standardised per window on their encoder part (``"encoder"``,
-    mean and standard deviation, as pytorch-forecasting's ``EncoderNormalizer`` does) or
-    left as they are (``"identity"``); the serving path builds the same tensors directly.
+    identity. ``profile_vocabulary`` fixes the profile codes (fine-tuning a served model keeps
+    its embedding rows); otherwise they are learnt from the frame. Targets are standardised
+    per window on their encoder part (``"encoder"``, mean and standard deviation, as
+    pytorch-forecasting's ``EncoderNormalizer`` does) or left as they are (``"identity"``);
+    the serving path builds the same tensors directly.
     """
     from pytorch_forecasting import TimeSeriesDataSet
     from pytorch_forecasting.data import MultiNormalizer, NaNLabelEncoder
@@ -157,6 +173,11 @@ def time_series_dataset(
     from tftmon.forecast.tft import target_normalizers
 
     unknown = [*metrics, *(observed_name(m) for m in metrics)]
+    profile_encoder = NaNLabelEncoder(add_nan=True)
+    if profile_vocabulary is not None:
+        ordered = sorted(profile_vocabulary.items(), key=lambda item: item[1])
+        profile_encoder.classes_ = dict(ordered)
+        profile_encoder.classes_vector_ = np.array([label for label, _ in ordered])
     return TimeSeriesDataSet(
         frame,
         time_idx="time_idx",
@@ -171,7 +192,7 @@ def time_series_dataset(
         time_varying_unknown_reals=unknown,
         target_normalizer=MultiNormalizer(target_normalizers(target_normalizer, len(metrics))),
         categorical_encoders={
-            "profile": NaNLabelEncoder(add_nan=True),
+            "profile": profile_encoder,
             "server_name": NaNLabelEncoder(add_nan=True),
         },
         scalers=dict.fromkeys([*KNOWN_REALS, *unknown[len(metrics) :]]),

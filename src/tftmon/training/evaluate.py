@@ -43,6 +43,7 @@ class BacktestConfig:
     eval_from_fraction: float = 0.0  # per series: forecast targets only after this share
     min_history_steps: int = 6
     encoder_steps: int = 288
+    eval_from_bucket: int | None = None  # score only targets from this bucket on (all series)
 
 
 def _scales(series: npt.NDArray[np.float64], until: int, season: int) -> npt.NDArray[np.float64]:
@@ -72,6 +73,8 @@ def backtest(
         int(f) + int(np.floor(len(v) * config.eval_from_fraction))
         for f, v in zip(fleet.first, fleet.values, strict=True)
     ]
+    if config.eval_from_bucket is not None:
+        cut = [max(c, config.eval_from_bucket) for c in cut]
     scales = np.stack(
         [
             _scales(v, (c - int(f)) or len(v), season)  # all data when all is scored

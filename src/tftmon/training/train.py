@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from tftmon.drift import reference_distribution
 from tftmon.errors import ConfigError
 from tftmon.features import TRANSFORMS, denormalize
 from tftmon.forecast import DEFAULT_QUANTILES
-from tftmon.forecast.artifacts import json_hparams, save_artifact, set_latest
+from tftmon.forecast.artifacts import ArtifactMeta, json_hparams, save_artifact, set_latest
 from tftmon.training.dataset import BucketedFleet, model_frame, time_series_dataset
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,15 @@ class TrainConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class WarmStart:
+    """Fine-tune a served model: its metadata and weights (architecture and profile codes
+    are kept; the training data must have the same metrics)."""
+
+    meta: ArtifactMeta
+    state: dict[str, Any]
+
+
 @dataclass
 class TrainResult:
     """Where the artifact went and how it scored."""
@@ -67,8 +77,14 @@ def train(
     *,
     make_latest: bool = True,
     source: str = "",
+    warm_start: WarmStart | None = None,
+    lineage: dict[str, Any] | None = None,
 ) -> TrainResult:
-    """Train on ``fleet`` and save ``models_dir/version``."""
+    """Train on ``fleet`` and save ``models_dir/version``.
+
+    With ``warm_start``, training continues from a served model's weights (incremental);
+    ``config`` must then carry that model's window lengths and quantiles.
+    """
     import lightning.pytorch as pl
     import torch
     from lightning.pytorch.callbacks import Callback, EarlyStopping
@@ -98,22 +114,28 @@ def train(
         "min_encoder_steps": config.min_encoder_steps,
         "target_normalizer": config.target_normalizer,
     }
-    training = time_series_dataset(train_part, fleet.metrics, **kwargs)
+    vocabulary = warm_start.meta.profiles if warm_start is not None else None
+    training = time_series_dataset(
+        train_part, fleet.metrics, profile_vocabulary=vocabulary, **kwargs
+    )
     validation = type(training).from_dataset(
         training, frame, min_prediction_idx=cutoff + 1, stop_randomization=True
     )
     n_metrics = len(fleet.metrics)
-    model = TemporalFusionTransformer.from_dataset(
-        training,
-        hidden_size=config.hidden_size,
-        attention_head_size=config.attention_heads,
-        hidden_continuous_size=config.hidden_continuous_size,
-        dropout=config.dropout,
-        learning_rate=config.learning_rate,
-        output_size=[len(config.quantiles)] * n_metrics,
-        loss=MultiLoss([QuantileLoss(list(config.quantiles)) for _ in range(n_metrics)]),
-        reduce_on_plateau_patience=2,
-    )
+    if warm_start is not None:
+        model = _warm_model(warm_start, training, fleet.metrics, config)
+    else:
+        model = TemporalFusionTransformer.from_dataset(
+            training,
+            hidden_size=config.hidden_size,
+            attention_head_size=config.attention_heads,
+            hidden_continuous_size=config.hidden_continuous_size,
+            dropout=config.dropout,
+            learning_rate=config.learning_rate,
+            output_size=[len(config.quantiles)] * n_metrics,
+            loss=MultiLoss([QuantileLoss(list(config.quantiles)) for _ in range(n_metrics)]),
+            reduce_on_plateau_patience=2,
+        )
 
     class BestWeights(Callback):
         """Keeps the weights of the epoch with the lowest validation loss."""
@@ -197,6 +219,8 @@ def train(
             "validation_from": datetime.fromtimestamp((cutoff + 1) * step, UTC).isoformat(),
         },
         "validation": scores,
+        "lineage": lineage or {"mode": "full", "parent": None},
+        "input_reference": reference_distribution(fleet.profiles, fleet.values, fleet.metrics),
         "train_config": {k: v for k, v in asdict(config).items() if k != "progress"},
         "created": datetime.now(UTC).isoformat(),
         "torch_version": torch.__version__,
@@ -207,6 +231,29 @@ def train(
     took = time.perf_counter() - started
     logger.info("saved %s in %.0f s: %s", folder, took, scores)
     return TrainResult(folder, scores, took)
+
+
+def _warm_model(
+    warm: WarmStart, training: Any, metrics: tuple[str, ...], config: TrainConfig
+) -> Any:
+    """The served network with its weights, ready to train further at ``config``'s rate."""
+    from tftmon.forecast.tft import build_network
+
+    meta = warm.meta
+    if tuple(meta.metrics) != tuple(metrics):
+        raise ConfigError(
+            f"model {meta.version} forecasts {list(meta.metrics)}, the data holds "
+            f"{list(metrics)}: fine-tuning needs the same metrics (train afresh with --full)"
+        )
+    if list(training.reals) != list(meta.raw["reals"]):
+        raise ConfigError(f"model {meta.version} was trained on other inputs: use --full")
+    model = build_network(meta)
+    try:
+        model.load_state_dict(warm.state, strict=True)
+    except RuntimeError as exc:
+        raise ConfigError(f"model {meta.version}: weights do not load ({exc})") from exc
+    model.hparams.learning_rate = config.learning_rate
+    return model
 
 
 def _scores(
