@@ -29,21 +29,7 @@ def tiny_fleet() -> BucketedFleet:
 
 def train_tiny(models: Path, fleet: BucketedFleet, normalizer: str) -> Path:
     """Train the tiny model into ``models/tiny`` (and LATEST)."""
-    config = TrainConfig(
-        encoder_steps=ENCODER,
-        horizon_steps=HORIZON,
-        min_encoder_steps=MIN_ENCODER,
-        hidden_size=8,
-        attention_heads=2,
-        hidden_continuous_size=4,
-        batch_size=32,
-        max_epochs=1,
-        limit_train_batches=4,
-        limit_val_batches=2,
-        progress=False,
-        accelerator="cpu",
-        target_normalizer=normalizer,
-    )
+    config = tiny_config(max_epochs=1, limit_train_batches=4, target_normalizer=normalizer)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         train(fleet, models, "tiny", config, source="tests")

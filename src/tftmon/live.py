@@ -79,7 +79,7 @@ class DriftMonitor:
         if rows.size == 0:
             return  # most cycles: nobody reached a new origin
         horizon = min(quantiles.shape[1], self.scorer.horizon)
-        part = _take(snapshot, rows)
+        part = snapshot.rows(rows)
         naive = self._naive.point(part)[:, :horizon]
         self.scorer.record(part, quantiles[rows, :horizon], naive)
 
@@ -145,17 +145,3 @@ class DriftMonitor:
     def document(self) -> dict[str, Any]:
         """The latest drift document (a fresh dict each time)."""
         return dict(self._doc)
-
-
-def _take(snapshot: WindowSnapshot, rows: npt.NDArray[np.intp]) -> WindowSnapshot:
-    profiles = snapshot.profiles
-    return WindowSnapshot(
-        snapshot.server[rows],
-        snapshot.values[rows],
-        snapshot.end_bucket[rows],
-        snapshot.history_steps[rows],
-        snapshot.current[rows],
-        snapshot.last_ts_ms[rows],
-        snapshot.step_seconds,
-        profiles=[profiles[i] for i in rows.tolist()] if profiles else [],
-    )

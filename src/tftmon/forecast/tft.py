@@ -197,7 +197,7 @@ class TFTForecaster:
         cols = self.metric_index
         for start in range(0, ready.size, self.chunk_size):
             rows = ready[start : start + self.chunk_size]
-            normalized = self.forward_normalized(_take(snapshot, rows))  # [B, H, Mm, Q]
+            normalized = self.forward_normalized(snapshot.rows(rows))  # [B, H, Mm, Q]
             values = denormalize(np.sort(normalized, axis=-1), self.meta.metrics)
             lower = np.array([METRIC_SPECS[i].lower for i in cols], np.float32)
             upper = np.array(
@@ -298,17 +298,3 @@ class TFTForecaster:
             stacked = torch.stack(list(prediction), dim=2)  # [B, H, Mm, Q]
         result: npt.NDArray[np.float32] = stacked.float().cpu().numpy()
         return result
-
-
-def _take(snapshot: WindowSnapshot, rows: npt.NDArray[np.intp]) -> WindowSnapshot:
-    part = WindowSnapshot(
-        snapshot.server[rows],
-        snapshot.values[rows],
-        snapshot.end_bucket[rows],
-        snapshot.history_steps[rows],
-        snapshot.current[rows],
-        snapshot.last_ts_ms[rows],
-        snapshot.step_seconds,
-        profiles=[snapshot.profiles[i] for i in rows.tolist()] if snapshot.profiles else [],
-    )
-    return part

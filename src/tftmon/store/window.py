@@ -83,6 +83,19 @@ class WindowSnapshot:
             self.profiles[sl],
         )
 
+    def rows(self, rows: npt.NDArray[np.intp]) -> WindowSnapshot:
+        """The servers at ``rows`` of this snapshot (copies)."""
+        return WindowSnapshot(
+            self.server[rows],
+            self.values[rows],
+            self.end_bucket[rows],
+            self.history_steps[rows],
+            self.current[rows],
+            self.last_ts_ms[rows],
+            self.step_seconds,
+            profiles=[self.profiles[i] for i in rows.tolist()] if self.profiles else [],
+        )
+
 
 class _Grower:
     """Copies the first ``used`` rows of an array into a new one of ``capacity`` rows."""
