@@ -172,7 +172,11 @@ def test_daemon_mode_detaches_writes_its_pid_and_stops_on_sigterm(
     try:
         wait_for(lambda: ingested(daemon) == 100, timeout=60)
         collection.insert_one(
-            {"timestamp": datetime.now(UTC), "hostname": "ppml999", "cpu_usage_pct": 1.0}
+            {
+                "timestamp": datetime.now(UTC) - timedelta(seconds=20),  # past settle_s
+                "hostname": "ppml999",
+                "cpu_usage_pct": 1.0,
+            }
         )
         wait_for(lambda: ingested(daemon) == 101, timeout=30)  # it keeps polling
     finally:

@@ -64,10 +64,10 @@ def test_pages_with_a_point_in_time_and_resumes_exactly_once(
     elastic_server: ElasticServer, daemon: DaemonProcess, tmp_path: Path
 ) -> None:
     end = datetime.now(UTC).replace(microsecond=0)
-    pattern = index_docs(
-        elastic_server, metricbeat(3, 100, end) + metricbeat(3, 5, end - timedelta(hours=2))
-    )
-    source = {"hosts": [elastic_server.url], "index": pattern}
+    no_host = {"@timestamp": end.isoformat().replace("+00:00", "Z"), "system": {}}  # unordered
+    older = metricbeat(3, 5, end - timedelta(hours=2))
+    pattern = index_docs(elastic_server, metricbeat(3, 100, end) + older + [no_host])
+    source = {"hosts": [elastic_server.url], "index": pattern, "settle_s": 0}
     config = adapter_config(
         tmp_path, source, batch_size=32, max_pages_per_poll=3, mapping={"preset": "metricbeat"}
     )

@@ -22,7 +22,7 @@ _names = itertools.count()
 def fresh_collection(server: MongoServer) -> tuple[Any, dict[str, Any]]:
     name = f"metrics{next(_names)}"
     collection = pymongo.MongoClient(server.uri, tz_aware=True)["monitoring"][name]
-    source = {"uri": server.uri, "database": "monitoring", "collection": name}
+    source = {"uri": server.uri, "database": "monitoring", "collection": name, "settle_s": 0}
     return collection, source
 
 
@@ -53,7 +53,7 @@ def test_backfill_then_resume_after_restart_exactly_once(
     mongo_server: MongoServer, daemon: DaemonProcess, tmp_path: Path
 ) -> None:
     collection, source = fresh_collection(mongo_server)
-    collection.insert_many(docs(2, 300, now()))  # 25 min of 5-s samples
+    collection.insert_many(docs(2, 300, now() - timedelta(minutes=2)))  # 25 min of 5-s samples
     collection.insert_many(docs(2, 10, now() - timedelta(hours=3)))  # older than the backfill
     config = adapter_config(tmp_path, source, max_pages_per_poll=2)
     with client_of(daemon) as client:
@@ -64,7 +64,7 @@ def test_backfill_then_resume_after_restart_exactly_once(
         second = MongoDBAdapter(config.model_copy(update={"max_pages_per_poll": 100}), client)
         report = second.poll()
         assert (report.accepted, report.duplicates, report.more) == (400, 0, False)
-        collection.insert_many(docs(2, 5, now() + timedelta(minutes=1)))
+        collection.insert_many(docs(2, 5, now()))
         assert second.poll().accepted == 10
         assert second.poll().fetched == 0
         second.close()
@@ -123,6 +123,7 @@ def test_database_down_at_start_and_mid_run(daemon: DaemonProcess, tmp_path: Pat
         "database": "m",
         "collection": "c",
         "server_selection_timeout_s": 0.5,
+        "settle_s": 0,
     }
     config = adapter_config(tmp_path, source, batch_size=40, max_pages_per_poll=1)
     with client_of(daemon) as client:
@@ -171,7 +172,7 @@ def test_a_torn_checkpoint_resends_and_loses_nothing(
     mongo_server: MongoServer, daemon: DaemonProcess, tmp_path: Path
 ) -> None:
     collection, source = fresh_collection(mongo_server)
-    collection.insert_many(docs(2, 100, now()))
+    collection.insert_many(docs(2, 100, now() - timedelta(minutes=2)))
     config = adapter_config(tmp_path, source)
     with client_of(daemon) as client:
         adapter = MongoDBAdapter(config, client)
@@ -179,10 +180,34 @@ def test_a_torn_checkpoint_resends_and_loses_nothing(
         adapter.close()
         state = Path(config.state_file)  # type: ignore[arg-type]
         state.write_bytes(state.read_bytes()[:20])  # the crash tore the file
-        collection.insert_many(docs(2, 10, now() + timedelta(minutes=1)))
+        collection.insert_many(docs(2, 10, now()))
         again = MongoDBAdapter(config, client)
         report = again.poll()
         again.close()
     assert report.accepted == 20
     assert report.duplicates == 100  # the last page before the tear, sent again, dropped
     assert ingested(daemon) == 220
+
+
+def test_documents_younger_than_settle_s_wait_for_the_next_poll(
+    mongo_server: MongoServer, daemon: DaemonProcess, tmp_path: Path
+) -> None:
+    collection, source = fresh_collection(mongo_server)
+    t = now()
+    collection.insert_many(
+        [
+            {"timestamp": t - timedelta(seconds=60), "hostname": "a", "cpu_usage_pct": 1.0},
+            {"timestamp": t - timedelta(seconds=2), "hostname": "b", "cpu_usage_pct": 1.0},
+        ]
+    )
+    config = adapter_config(tmp_path, {**source, "settle_s": 15})
+    with client_of(daemon) as client:
+        adapter = MongoDBAdapter(config, client)
+        assert adapter.poll().accepted == 1  # b may have company still on its way
+        # a late writer's document, older than b but visible only now, is not skipped
+        collection.insert_one(
+            {"timestamp": t - timedelta(seconds=5), "hostname": "c", "cpu_usage_pct": 1.0}
+        )
+        adapter.now = lambda: datetime.now(UTC) + timedelta(seconds=20)
+        assert adapter.poll().accepted == 2
+        adapter.close()

@@ -10,7 +10,7 @@ time over the index pattern, asks for what follows the checkpoint, pages on with
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,6 +39,9 @@ class ElasticsearchSource(BaseModel):
     ca_certs: str | None = None
     request_timeout_s: float = Field(30.0, gt=0)
     keep_alive: str = "2m"
+    settle_s: float = Field(
+        15.0, ge=0, description="leave documents younger than this for the next poll"
+    )
 
 
 class ElasticsearchAdapter(BaseAdapter[ElasticsearchSource]):
@@ -105,7 +108,14 @@ class ElasticsearchAdapter(BaseAdapter[ElasticsearchSource]):
                 index=self.source.index, keep_alive=self.source.keep_alive, ignore_unavailable=True
             )
             self._pit = opened["id"]
-        filters = [self._after(position)]
+        settled = self.now() - timedelta(seconds=self.source.settle_s)
+        filters = [
+            self._after(position),
+            # younger documents may not be searchable yet (refresh interval, shippers'
+            # batches): reading past them would move the position beyond them
+            {"range": {ts: {"lte": settled.isoformat().replace("+00:00", "Z")}}},
+            {"exists": {"field": tie}},  # the (timestamp, tiebreak) order needs both
+        ]
         if self.source.query:
             filters.append(self.source.query)
         body["query"] = {"bool": {"filter": filters}}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,6 +37,9 @@ class MongoSource(BaseModel):
     query: dict[str, Any] = Field(default_factory=dict, description="extra filter, e.g. a tag")
     create_index: bool = True
     server_selection_timeout_s: float = Field(5.0, gt=0)
+    settle_s: float = Field(
+        15.0, ge=0, description="leave documents younger than this for the next poll"
+    )
 
 
 class MongoDBAdapter(BaseAdapter[MongoSource]):
@@ -136,7 +139,12 @@ class MongoDBAdapter(BaseAdapter[MongoSource]):
             aware = json_util.DEFAULT_JSON_OPTIONS.with_options(tz_aware=True, tzinfo=UTC)
             lower, last_id = (json_util.loads(p, json_options=aware) for p in position)
             self._skip = (lower, last_id)  # documents at ``lower`` up to ``last_id`` were sent
-        after: dict[str, Any] = {field: {"$gte": lower}}
+        # documents stamped in the last settle_s may still be on their way (several writers,
+        # clocks): reading past them would move the position beyond records not yet visible
+        upper: Any = self.now() - timedelta(seconds=self.source.settle_s)
+        if isinstance(lower, str):
+            upper = upper.isoformat().replace("+00:00", "Z")
+        after: dict[str, Any] = {field: {"$gte": lower, "$lte": upper}}
         query = {"$and": [self.source.query, after]} if self.source.query else after
         self._cursor = (
             self._collection()
