@@ -38,6 +38,7 @@ class DriftMonitor:
         half_life_hours: float = 24.0,
     ) -> None:
         self.thresholds = thresholds or DriftThresholds()
+        self.error: str | None = None  # the last live-scoring failure, shown in the document
         self.stride_steps = stride_steps
         self.max_servers = max_servers
         self.half_life_hours = half_life_hours
@@ -73,9 +74,21 @@ class DriftMonitor:
         """Score logged forecasts against the buckets closed since the last cycle."""
         self.scorer.score(snapshot)
 
-    def record(self, snapshot: WindowSnapshot, quantiles: npt.NDArray[np.float32]) -> None:
-        """Log a chunk's forecasts (with the seasonal-naive point made at the same origin)."""
+    def record(
+        self,
+        snapshot: WindowSnapshot,
+        quantiles: npt.NDArray[np.float32],
+        model_type: npt.NDArray[np.str_] | list[str] | None = None,
+    ) -> None:
+        """Log a chunk's forecasts (with the seasonal-naive point made at the same origin).
+
+        Only forecasts of the served model are scored: servers it hands to the baseline
+        (too little history) would otherwise blend the baseline's errors into its scores.
+        """
         rows = self.scorer.due(snapshot)
+        if model_type is not None and rows.size:
+            served = np.asarray(model_type)[rows] == self.model_type
+            rows = rows[served]
         if rows.size == 0:
             return  # most cycles: nobody reached a new origin
         horizon = min(quantiles.shape[1], self.scorer.horizon)
@@ -144,4 +157,4 @@ class DriftMonitor:
 
     def document(self) -> dict[str, Any]:
         """The latest drift document (a fresh dict each time)."""
-        return dict(self._doc)
+        return {**self._doc, "scoring_error": self.error}

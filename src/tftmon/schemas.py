@@ -377,6 +377,9 @@ class DriftStatusResponse(BaseModel):
         description="whether the served model carries a training-data reference for PSI"
     )
     thresholds: dict[str, float]
+    scoring_error: str | None = Field(
+        None, description="the last live-scoring failure (when, what); scores may be stale"
+    )
 
 
 class ReloadResponse(BaseModel):

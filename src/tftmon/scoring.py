@@ -1,9 +1,9 @@
 """Live forecast scoring: the forecasts of past cycles against the bucket means that arrived.
 
 Every ``stride`` steps a server's forecast (all quantiles, every horizon step) and the
-seasonal-naive point forecast made at the same origin are kept in a small log (float16,
+seasonal-naive point forecast made at the same origin are kept in a small log (float32,
 at most ``max_servers`` servers: memory is ``max_servers x ceil(H / stride + 1) x H x M x
-(Q + 1) x 2`` bytes). Each cycle, the buckets closed since the previous cycle are scored
+(Q + 1) x 4`` bytes). Each cycle, the buckets closed since the previous cycle are scored
 against every logged forecast that covered them, per (server, metric):
 
 * absolute error of the median and of the seasonal-naive point, both divided by the
@@ -39,8 +39,8 @@ class _Logged:
 
     server: npt.NDArray[np.int64]
     origin: npt.NDArray[np.int64]  # the newest closed bucket when the forecast was made
-    quantiles: npt.NDArray[np.float16]  # [n, H, M, Q]
-    naive: npt.NDArray[np.float16]  # [n, H, M]
+    quantiles: npt.NDArray[np.float32]  # [n, H, M, Q]
+    naive: npt.NDArray[np.float32]  # [n, H, M]
     scored_until: npt.NDArray[np.int64]  # newest bucket already scored
 
 
@@ -125,8 +125,8 @@ class LiveScorer:
             _Logged(
                 sids.astype(np.int64),
                 end[rows].astype(np.int64),
-                quantiles[rows, :h].astype(np.float16),
-                naive[rows, :h].astype(np.float16),
+                quantiles[rows, :h].astype(np.float32),
+                naive[rows, :h].astype(np.float32),
                 end[rows].astype(np.int64),
             )
         )
@@ -239,7 +239,7 @@ class LiveScorer:
         q = entry.quantiles[i, j].astype(np.float64)  # [P, M, Q]
         naive = entry.naive[i, j].astype(np.float64)  # [P, M]
         s = scale[r]  # [P, M]
-        ok = ~np.isnan(actual) & ~np.isnan(q[..., self.i50]) & ~np.isnan(naive) & np.isfinite(s)
+        ok = ~np.isnan(actual) & np.isfinite(q).all(axis=-1) & ~np.isnan(naive) & np.isfinite(s)
         if not ok.any():
             return 0
         with np.errstate(invalid="ignore"):

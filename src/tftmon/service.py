@@ -65,7 +65,7 @@ class ModelSource:
         """The marker now (None when it cannot be read)."""
         try:
             return self.marker()
-        except OSError:
+        except (OSError, ValueError):  # unreadable, or not text: like no LATEST at all
             return None
 
     def changed(self) -> bool:
@@ -154,7 +154,7 @@ class InferenceService:
                 self.forecaster.calibration,
             )
             forecast_s += time.perf_counter() - began
-            self._monitor(self.monitor.record, part, output.quantiles)
+            self._monitor(self.monitor.record, part, output.quantiles, output.model_type)
             chunk = ChunkInput(
                 snap.names[start:stop],
                 snap.profiles[start:stop],
@@ -194,16 +194,26 @@ class InferenceService:
         """Live scoring must never fail a cycle: errors are logged (once) and skipped."""
         try:
             step(*args)
-        except Exception:
+        except Exception as exc:
             if not self._monitor_failed:
                 logger.exception("live scoring failed; forecasts are served regardless")
             self._monitor_failed = True
+            stamp = datetime.now(UTC).isoformat(timespec="seconds")
+            self.monitor.error = f"{stamp} {type(exc).__name__}: {exc}"  # in /drift/status
 
     def check_model(self) -> bool:
-        """Between cycles: reload when ``models/LATEST`` changed; True if a new model is in."""
-        if self.source is None or not self.source.changed():
+        """Between cycles: reload when ``models/LATEST`` changed; True if a new model is in.
+
+        Never raises: the inference loop that calls it must outlive any model problem.
+        """
+        try:
+            if self.source is None or not self.source.changed():
+                return False
+            before = self.forecaster
+            return self.reload().reloaded and self.forecaster is not before
+        except Exception:
+            logger.exception("checking for a new model failed; still serving the old one")
             return False
-        return self.reload().reloaded
 
     def reload(self) -> ReloadResult:
         """Load the model the source names and swap it in between two cycles.
@@ -212,11 +222,15 @@ class InferenceService:
         swap itself waits for a running cycle to end. On failure the old model stays and
         the reason is kept in ``reload_error`` (shown in ``/status``).
         """
-        previous = self.forecaster.info.version
         if self.source is None:
-            return ReloadResult(False, previous, previous, "this daemon has no model source")
+            version = self.forecaster.info.version
+            return ReloadResult(False, version, version, "this daemon has no model source")
         with self._reload_lock:
+            previous = self.forecaster.info.version
             self.source.seen = self.source.current()
+            if self.source.seen == previous and self.reload_error is None:
+                # already served: a watcher and an explicit reload of one promotion load once
+                return ReloadResult(True, previous, previous)
             try:
                 candidate = self.source.load()
                 self._validate(candidate)
@@ -253,6 +267,9 @@ class InferenceService:
             raise ValueError(f"model {new.version} returned shape {out.shape}, not {expected}")
         if np.isinf(out).any():
             raise ValueError(f"model {new.version} returned infinite forecasts")
+        inputs_finite = np.isfinite(sample.values).all(axis=(1, 2))
+        if inputs_finite.any() and np.isnan(out[inputs_finite]).all():
+            raise ValueError(f"model {new.version} returned no number for complete windows")
 
     def server_rows(self) -> PerServerRows:
         """Per-server risk gauges for ``/metrics``."""

@@ -110,3 +110,25 @@ def test_a_broken_latest_is_refused_once_and_the_old_model_serves(
         text = client.get("/metrics").text
         assert 'tftmon_model_reloads_total{result="failed"} 1.0' in text
         assert client.get("/predictions/current").status_code == 200
+
+
+def test_reloading_the_served_version_loads_nothing_and_bad_latest_never_raises(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    models = two_versions(tiny_model, tmp_path)
+    with app_client(tmp_path, models, model_watch=False) as client:
+        service = client.app.state.tftmon.service
+        served = service.forecaster
+        answer = client.post("/admin/reload").json()  # LATEST names what is served
+        assert answer == {
+            "reloaded": True,
+            "model_version": "tiny",
+            "previous_version": "tiny",
+            "error": None,
+        }
+        assert service.forecaster is served  # not loaded a second time
+        assert 'result="ok"} 1.0' not in client.get("/metrics").text
+        (models / "LATEST").write_bytes(b"\xff\xfe not text")
+        service.source.watch = True
+        assert service.check_model() is False  # logged, and the loop goes on
+        assert version(client) == "tiny"

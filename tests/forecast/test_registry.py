@@ -60,3 +60,37 @@ def test_install_is_one_rename_and_refuses_to_overwrite(tmp_path: Path) -> None:
     fake_version(staging, "v9", "2026-01-09")
     with pytest.raises(ArtifactError, match="exists"):
         install(staging / "v9", tmp_path)
+
+
+def test_prune_spares_a_pinned_version(tmp_path: Path) -> None:
+    for i in range(5):
+        fake_version(tmp_path, f"v{i}", f"2026-01-0{i + 1}")
+    set_latest(tmp_path, "v4")
+    assert sorted(prune(tmp_path, keep=1, protect={"v0"})) == ["v1", "v2", "v3"]
+    assert versions(tmp_path) == ["v0", "v4"]
+
+
+def test_the_registry_lock_serialises_writers(tmp_path: Path) -> None:
+    """A second holder waits: two processes never interleave LATEST and HISTORY updates."""
+    import subprocess
+    import sys
+    import time
+
+    from tftmon.forecast.registry import registry_lock
+
+    holder = (
+        "import sys, time; from pathlib import Path\n"
+        "from tftmon.forecast.registry import registry_lock\n"
+        "with registry_lock(Path(sys.argv[1])):\n"
+        "    print('held', flush=True); time.sleep(1.5)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", holder, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    started = time.monotonic()
+    with registry_lock(tmp_path):
+        waited = time.monotonic() - started
+    proc.wait(10)
+    assert waited > 0.5
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

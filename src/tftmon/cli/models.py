@@ -23,7 +23,8 @@ def _notify(url: str | None) -> None:
     from tftmon.client import TftmonClient
 
     base, key = client_settings(url)
-    with TftmonClient(base, key, retries=1) as client:
+    # one attempt with a long timeout: a load can take a while, and a retry would load again
+    with TftmonClient(base, key, timeout=300, retries=0) as client:
         answer = client.reload_model()
     print(f"daemon at {base} now serves {answer['model_version']}")
 
@@ -100,6 +101,7 @@ def retrain_main(argv: Sequence[str] | None = None) -> int:
             else settings.retrain_min_improvement
         ),
         keep_versions=args.keep or settings.retrain_keep_versions,
+        pinned=settings.model_version or None,
         epochs=args.epochs,
         learning_rate=args.learning_rate,
         stride_steps=args.stride,
@@ -162,11 +164,12 @@ def rollback_main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging()
 
-    from tftmon.forecast.registry import rollback
+    from tftmon.forecast.registry import registry_lock, rollback
 
     try:
         models_dir = args.models_dir or load_settings().models_dir
-        now, before = rollback(models_dir, args.to)
+        with registry_lock(models_dir):
+            now, before = rollback(models_dir, args.to)
     except ConfigError as exc:
         print(f"tftmon-rollback: {exc}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ and the network is rebuilt from the JSON hyperparameters in the metadata.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,8 +113,11 @@ def set_latest(models_dir: Path, version: str) -> None:
     """Point ``models/LATEST`` at ``version`` (atomically)."""
     if not (models_dir / version / METADATA).is_file():
         raise ArtifactError(f"no model {version!r} in {models_dir}")
-    tmp = models_dir / (LATEST + ".tmp")
-    tmp.write_text(version + "\n")
+    tmp = models_dir / f"{LATEST}.{os.getpid()}.tmp"  # two writers never share a temp file
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write(version + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
     tmp.replace(models_dir / LATEST)
 
 

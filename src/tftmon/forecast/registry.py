@@ -8,10 +8,12 @@ successive rollbacks walk back through the promotions.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -60,6 +62,24 @@ def install(staged: Path, models_dir: Path) -> Path:
         raise ArtifactError(f"{target} exists already")
     staged.rename(target)
     return target
+
+
+@contextlib.contextmanager
+def registry_lock(models_dir: Path) -> Iterator[None]:
+    """Hold ``models/.lock`` while changing ``LATEST``, ``HISTORY.jsonl`` or the versions, so
+    a retrain from cron, a rollback by hand and a second retrain never interleave."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with (models_dir / ".lock").open("a") as handle:
+        try:
+            import fcntl
+        except ImportError:  # Windows: one retrain at a time is the operator's to ensure
+            yield
+            return
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def promote(models_dir: Path, version: str, **details: Any) -> str | None:
@@ -123,7 +143,11 @@ def prune(models_dir: Path, keep: int, protect: set[str] | None = None) -> list[
     for version in all_versions:
         if version in newest or version in spared:
             continue
-        shutil.rmtree(models_dir / version)
+        try:
+            shutil.rmtree(models_dir / version)
+        except OSError as exc:  # promoted already: a folder left behind is no failure
+            logger.warning("could not remove old model %s: %s", version, exc)
+            continue
         removed.append(version)
         logger.info("removed old model %s (keeping %d)", version, keep)
     return removed

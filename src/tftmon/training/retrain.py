@@ -30,7 +30,7 @@ import numpy as np
 from tftmon.errors import ConfigError
 from tftmon.forecast import Forecaster
 from tftmon.forecast.artifacts import METADATA, latest_version, weights_path
-from tftmon.forecast.registry import install, promote, prune
+from tftmon.forecast.registry import install, promote, prune, registry_lock
 from tftmon.training.dataset import BucketedFleet
 from tftmon.training.evaluate import BANDS, BacktestConfig, backtest, default_baselines
 from tftmon.training.train import TrainConfig, WarmStart, train
@@ -56,6 +56,7 @@ class RetrainOptions:
     limit_train_batches: int | None = None
     progress: bool = False
     config: TrainConfig | None = None  # for --full with no served model
+    pinned: str | None = None  # TFTMON_MODEL_VERSION of the daemon: never pruned
 
 
 @dataclass
@@ -71,9 +72,12 @@ class RetrainOutcome:
     mode: str
     removed: list[str]
     report: dict[str, Any]
+    refused_because: str | None = None  # set when refused for another reason than the score
 
     def summary(self) -> str:
         verdict = "promoted" if self.promoted else "refused"
+        if self.refused_because:
+            verdict += f": {self.refused_because}"
         return (
             f"{self.mode} candidate {self.candidate}: score {self.candidate_score:.4f} vs served "
             f"{self.served} {self.served_score:.4f} (needs <= {self.needed_score:.4f}): {verdict}"
@@ -208,15 +212,25 @@ def retrain(fleet: BucketedFleet, options: RetrainOptions, source: str = "") -> 
         )
         _annotate(staging / version, outcome, options, cutoff, fleet.step_seconds)
         if promoted:
-            install(staging / version, models_dir)
-            promote(
-                models_dir,
-                version,
-                mode=mode,
-                score=round(cand_score, 5),
-                served_score=round(served_score, 5),
-            )
-            outcome.removed = prune(models_dir, options.keep_versions)
+            with registry_lock(models_dir):
+                now_served = latest_version(models_dir)
+                if now_served != served_version:  # a rollback or another retrain meanwhile
+                    outcome.promoted = False
+                    outcome.refused_because = (
+                        f"LATEST moved from {served_version} to {now_served} during training; "
+                        "the comparison no longer holds"
+                    )
+                else:
+                    install(staging / version, models_dir)
+                    promote(
+                        models_dir,
+                        version,
+                        mode=mode,
+                        score=round(cand_score, 5),
+                        served_score=round(served_score, 5),
+                    )
+                    protect = {options.pinned} if options.pinned else set()
+                    outcome.removed = prune(models_dir, options.keep_versions, protect)
         logger.info("%s", outcome.summary())
         return outcome
     finally:
