@@ -11,23 +11,19 @@ cd "$(dirname "$0")"
 scripts/bootstrap.sh
 PY=.venv/bin/python
 mkdir -p logs run
+. scripts/stack_lib.sh
 
 if ! grep -qE '^TFTMON_API_KEYS=.+' .env 2>/dev/null; then
   "$PY" generate_api_key.py
 fi
 
-from_env_file() { sed -n "s/^$1=//p" .env 2>/dev/null | tail -1; }
-port=${TFTMON_PORT:-$(from_env_file TFTMON_PORT)}
-port=${port:-8000}
-dashboard_port=${TFTMON_DASHBOARD_PORT:-$(from_env_file TFTMON_DASHBOARD_PORT)}
-dashboard_port=${dashboard_port:-8501}
+port=$(daemon_port)
+dashboard_port=$(dashboard_port)
 servers=${TFTMON_DEMO_SERVERS:-20}
 backfill=${TFTMON_DEMO_BACKFILL_HOURS:-6}
 url="http://127.0.0.1:$port"
 dashboard_url="http://127.0.0.1:$dashboard_port"
 key=$("$PY" generate_api_key.py --show)
-
-running() { [ -f "run/$1.pid" ] && kill -0 "$(cat "run/$1.pid")" 2>/dev/null; }
 
 answers() {  # answers URL: true once it returns HTTP 200
   "$PY" - "$1" <<'PYEOF' 2>/dev/null
@@ -46,26 +42,31 @@ wait_until_up() {  # wait_until_up NAME URL SECONDS
   exit 1
 }
 
-start() {  # start NAME COMMAND...: in the background, output to logs/NAME.log, PID to run/
-  local name=$1
-  shift
+start() {  # start NAME PORT COMMAND...: in the background, log to logs/NAME.log, PID to run/
+  local name=$1 listen=$2
+  shift 2
   if running "$name"; then
     echo "$name already running (pid $(cat "run/$name.pid"))"
     return 1
+  fi
+  if [ -n "$listen" ] && port_taken "$listen"; then
+    echo "port $listen is taken by another process (not one this script started);" \
+      "stop it or choose another port (TFTMON_PORT / TFTMON_DASHBOARD_PORT)" >&2
+    exit 1
   fi
   nohup "$@" >>"logs/$name.log" 2>&1 &
   echo $! >"run/$name.pid"
   echo "started $name (pid $!)"
 }
 
-if start daemon env TFTMON_PORT="$port" "$PY" tft_inference_daemon.py; then
+if start daemon "$port" env TFTMON_PORT="$port" "$PY" tft_inference_daemon.py; then
   wait_until_up daemon "$url/health" 120
 fi
 
-start generator env TFTMON_API_KEY="$key" "$PY" metrics_generator.py --stream \
+start generator "" env TFTMON_API_KEY="$key" "$PY" metrics_generator.py --stream \
   --servers "$servers" --backfill-hours "$backfill" --url "$url" || true
 
-if start dashboard env TFTMON_DAEMON_URL="$url" TFTMON_API_KEY="$key" \
+if start dashboard "$dashboard_port" env TFTMON_DAEMON_URL="$url" TFTMON_API_KEY="$key" \
   "$PY" -m streamlit run tft_dashboard_web.py --server.port "$dashboard_port" \
   --server.address 127.0.0.1 --server.headless true --browser.gatherUsageStats false; then
   wait_until_up dashboard "$dashboard_url/_stcore/health" 60

@@ -3,15 +3,13 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 PY=.venv/bin/python
-from_env_file() { sed -n "s/^$1=//p" .env 2>/dev/null | tail -1; }
-port=${TFTMON_PORT:-$(from_env_file TFTMON_PORT)}
-port=${port:-8000}
-dashboard_port=${TFTMON_DASHBOARD_PORT:-$(from_env_file TFTMON_DASHBOARD_PORT)}
-dashboard_port=${dashboard_port:-8501}
+. scripts/stack_lib.sh
+port=$(daemon_port)
+dashboard_port=$(dashboard_port)
 
 ok=0
 for name in daemon generator dashboard; do
-  if [ -f "run/$name.pid" ] && kill -0 "$(cat "run/$name.pid")" 2>/dev/null; then
+  if running "$name"; then
     printf '%-10s running (pid %s)\n' "$name" "$(cat "run/$name.pid")"
   else
     printf '%-10s not running\n' "$name"

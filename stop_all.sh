@@ -3,12 +3,13 @@
 # dashboard first, the daemon last, so nothing posts to a daemon that is going away.
 set -uo pipefail
 cd "$(dirname "$0")"
+. scripts/stack_lib.sh
 
 stop() {  # stop PIDFILE
   local name pid
   name=$(basename "$1" .pid)
   pid=$(cat "$1")
-  if kill -0 "$pid" 2>/dev/null; then
+  if running "$name"; then  # a stale PID (after a reboot) may name someone else's process
     kill "$pid"
     for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
     kill -0 "$pid" 2>/dev/null && kill -9 "$pid"

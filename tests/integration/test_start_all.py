@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -108,3 +109,35 @@ def test_start_all_runs_the_demo_stack_and_stop_all_ends_it(tmp_path: Path) -> N
         )
     assert processes_in(root) == []
     assert not list((root / "run").glob("*.pid"))
+
+
+def test_stale_pid_files_and_taken_ports_are_recognised(tmp_path: Path) -> None:
+    stamp = REPO / ".venv" / ".tftmon-installed"
+    want = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()
+    if not stamp.exists() or stamp.read_text().strip() != want:
+        pytest.skip(".venv is not current; ./run_tests.sh brings it up to date first")
+    root = tmp_path / "tftmon"
+    copy_repo(root)
+    (root / "run").mkdir()
+    bystander = subprocess.Popen(["sleep", "60"])  # the PID a reboot gave to someone else
+    try:
+        (root / "run" / "daemon.pid").write_text(f"{bystander.pid}\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TFTMON_")}
+        status = subprocess.run(["./status.sh"], cwd=root, env=env, capture_output=True, text=True)
+        assert "daemon     not running" in status.stdout
+        subprocess.run(["./stop_all.sh"], cwd=root, env=env, check=True, timeout=60)
+        assert bystander.poll() is None  # not killed
+        assert not (root / "run" / "daemon.pid").exists()
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            env["TFTMON_PORT"] = str(taken.getsockname()[1])
+            started = subprocess.run(
+                ["./start_all.sh"], cwd=root, env=env, capture_output=True, text=True, timeout=120
+            )
+        assert started.returncode == 1
+        assert "is taken by another process" in started.stderr
+        assert not list((root / "run").glob("*.pid"))
+    finally:
+        bystander.kill()
+        bystander.wait()
