@@ -11,7 +11,7 @@ import pytest
 from tests.dashboard.samples import metric, server
 from tftmon.client import TftmonClient
 from tftmon.dashboard import data
-from tftmon.errors import DaemonResponseError, DaemonUnavailableError
+from tftmon.errors import ConfigError, DaemonResponseError, DaemonUnavailableError
 
 CONFIG = data.DashboardConfig("http://daemon", "k" * 20)
 
@@ -25,6 +25,9 @@ def test_config_environment_first_then_secrets_then_dotenv(tmp_path: Path) -> No
     (tmp_path / ".env").write_text("TFTMON_API_KEYS=" + "d" * 20 + "\n")
     cfg = data.resolve_config({}, {"TFTMON_DASHBOARD_REFRESH_S": "2.5"})
     assert cfg == data.DashboardConfig("http://127.0.0.1:8000", "d" * 20, 2.5)
+    for bad in ("0", "-1", "nan"):
+        with pytest.raises(ConfigError, match="positive number of seconds"):
+            data.resolve_config({}, {"TFTMON_DASHBOARD_REFRESH_S": bad})
 
 
 def test_problems_say_what_to_do() -> None:

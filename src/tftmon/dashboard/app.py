@@ -17,6 +17,7 @@ import streamlit as st
 from tftmon.client import TftmonClient
 from tftmon.dashboard import data, figures
 from tftmon.dashboard.data import DashboardConfig, FleetView, ServerView
+from tftmon.errors import ConfigError
 from tftmon.schemas import METRICS
 
 # Markdown colours: headless browsers often lack colour emoji fonts
@@ -229,7 +230,9 @@ def _system(fleet: FleetView) -> None:
     status, meta = fleet.status, fleet.predictions["metadata"]
     model = status["model"]
     samples: list[tuple[float, int]] = st.session_state.setdefault("ingest_samples", [])
-    samples.append((time.time(), int(status["records_ingested"])))
+    when = fleet.fetched_at.timestamp()  # the fetch's time, not this rerun's (cached data)
+    if not samples or samples[-1][0] != when:
+        samples.append((when, int(status["records_ingested"])))
     del samples[:-20]
     rate = data.ingest_rate(samples)
     cols = st.columns(5)
@@ -323,7 +326,11 @@ def load_config(environ: Mapping[str, str] | None = None) -> DashboardConfig:
 def main() -> None:
     """The app: ``streamlit run tft_dashboard_web.py``."""
     st.set_page_config(page_title="tftmon fleet", page_icon="📈", layout="wide")
-    cfg = load_config()
+    try:
+        cfg = load_config()
+    except ConfigError as exc:
+        st.error(f"Dashboard settings: {exc}")
+        return
     st.title("tftmon · fleet forecast")
     if st.button("Refresh now"):
         _fleet.clear()

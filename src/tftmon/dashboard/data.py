@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
 from tftmon.client import TftmonClient
-from tftmon.errors import DaemonResponseError, DaemonUnavailableError
+from tftmon.errors import ConfigError, DaemonResponseError, DaemonUnavailableError
 from tftmon.schemas import ALERT_LEVELS, METRICS
 
 DEFAULT_REFRESH_S: Final = 30.0
@@ -75,7 +75,10 @@ def resolve_config(secrets: Mapping[str, Any], environ: Mapping[str, str]) -> Da
         default_url, default_key = client_settings(None)
         url, key = url or default_url, key or default_key
     refresh = environ.get("TFTMON_DASHBOARD_REFRESH_S") or secrets.get("refresh_s")
-    return DashboardConfig(str(url), key and str(key), float(refresh or DEFAULT_REFRESH_S))
+    refresh_s = float(refresh or DEFAULT_REFRESH_S)
+    if not refresh_s > 0:  # also NaN
+        raise ConfigError(f"the dashboard refresh must be a positive number of seconds: {refresh}")
+    return DashboardConfig(str(url), key and str(key), refresh_s)
 
 
 def make_client(config: DashboardConfig) -> TftmonClient:
