@@ -93,3 +93,21 @@ def test_a_failed_fetch_still_saves_the_page_acknowledged_meanwhile(tmp_path: Pa
         broken.poll()
     assert broken.checkpoint is not None and broken.checkpoint.position == [5]
     assert daemon.received == DOCS[:6]
+
+
+def test_a_stop_ends_the_poll_after_the_page_in_flight(tmp_path: Path) -> None:
+    import threading
+
+    daemon = Daemon()
+    stop = threading.Event()
+    stopping = adapter(tmp_path, daemon)
+    fetch = stopping.fetch
+
+    def fetch_then_stop(since: Checkpoint | None) -> Batch:
+        stop.set()  # SIGTERM arrives while the first page is fetched
+        return fetch(since)
+
+    stopping.fetch = fetch_then_stop  # type: ignore[method-assign]
+    report = stopping.poll(stop=stop)
+    assert report.pages == 1 and daemon.received == DOCS[:3]
+    assert stopping.checkpoint is not None and stopping.checkpoint.position == [2]

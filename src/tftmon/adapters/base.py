@@ -192,10 +192,11 @@ class BaseAdapter(ABC, Generic[SourceT]):
 
     # ------------------------------------------------------------------ the loop
 
-    def poll(self, *, dry_run: bool = False) -> PollReport:
+    def poll(self, *, dry_run: bool = False, stop: threading.Event | None = None) -> PollReport:
         """Fetch, map and send until caught up (or ``max_pages_per_poll`` pages).
 
-        A dry run fetches and maps one page and sends nothing, moving no checkpoint.
+        A dry run fetches and maps one page and sends nothing, moving no checkpoint. When
+        ``stop`` is set the poll ends after the page in flight (its position saved).
 
         Raises:
             SourceError, DaemonUnavailableError: try again later; nothing was skipped.
@@ -216,6 +217,8 @@ class BaseAdapter(ABC, Generic[SourceT]):
         with ThreadPoolExecutor(1, thread_name_prefix=f"{self.kind}-send") as sender:
             try:
                 for _ in range(self.config.max_pages_per_poll):
+                    if stop is not None and stop.is_set():
+                        break
                     batch = self.fetch(since)
                     report.pages += 1
                     report.fetched += len(batch.documents)
@@ -284,7 +287,7 @@ class BaseAdapter(ABC, Generic[SourceT]):
         failures = 0
         while not stop.is_set():
             try:
-                report = self.poll()
+                report = self.poll(stop=stop)
             except (SourceError, DaemonUnavailableError) as exc:
                 failures += 1
                 wait = min(interval, 2.0**failures, 60.0)
