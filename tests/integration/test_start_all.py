@@ -37,6 +37,18 @@ def copy_repo(target: Path) -> None:
     (target / ".venv").symlink_to(REPO / ".venv")
 
 
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """A copy of the repository sharing this checkout's current ``.venv``."""
+    stamp = REPO / ".venv" / ".tftmon-installed"
+    want = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()
+    if not stamp.exists() or stamp.read_text().strip() != want:
+        pytest.skip(".venv is not current; ./run_tests.sh brings it up to date first")
+    copy = tmp_path / "tftmon"
+    copy_repo(copy)
+    return copy
+
+
 def processes_in(folder: Path) -> list[int]:
     """PIDs of live processes whose working directory is ``folder``."""
     found = []
@@ -50,13 +62,7 @@ def processes_in(folder: Path) -> list[int]:
     return found
 
 
-def test_start_all_runs_the_demo_stack_and_stop_all_ends_it(tmp_path: Path) -> None:
-    stamp = REPO / ".venv" / ".tftmon-installed"
-    want = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()
-    if not stamp.exists() or stamp.read_text().strip() != want:
-        pytest.skip(".venv is not current; ./run_tests.sh brings it up to date first")
-    root = tmp_path / "tftmon"
-    copy_repo(root)
+def test_start_all_runs_the_demo_stack_and_stop_all_ends_it(root: Path) -> None:
     port, dashboard_port = free_port(), free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("TFTMON_")},
@@ -111,13 +117,7 @@ def test_start_all_runs_the_demo_stack_and_stop_all_ends_it(tmp_path: Path) -> N
     assert not list((root / "run").glob("*.pid"))
 
 
-def test_stale_pid_files_and_taken_ports_are_recognised(tmp_path: Path) -> None:
-    stamp = REPO / ".venv" / ".tftmon-installed"
-    want = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()
-    if not stamp.exists() or stamp.read_text().strip() != want:
-        pytest.skip(".venv is not current; ./run_tests.sh brings it up to date first")
-    root = tmp_path / "tftmon"
-    copy_repo(root)
+def test_stale_pid_files_and_taken_ports_are_recognised(root: Path) -> None:
     (root / "run").mkdir()
     bystander = subprocess.Popen(["sleep", "60"])  # the PID a reboot gave to someone else
     try:
