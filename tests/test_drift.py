@@ -37,6 +37,18 @@ def test_input_shift_per_profile_needs_enough_samples() -> None:
     assert input_shift(None, ["web"], values, ("cpu", "mem"), 1) == {}
 
 
+def test_input_shift_ignores_servers_with_part_of_the_window() -> None:
+    rng = np.random.default_rng(2)
+    ref = _reference(rng)
+    values = np.full((2, 288, 2), np.nan, np.float32)
+    values[0] = rng.normal(50, 10, (288, 2))  # a whole day, as trained
+    values[1, -96:] = rng.normal(80, 5, (96, 2))  # a new server's last 8 h, its busy hours
+    shift = input_shift(ref, ["web", "web"], values, ("cpu", "mem"), min_samples=50)
+    assert shift["web"]["cpu"] < 0.1  # the 8-hour server does not make the profile drift
+    only_new = input_shift(ref, ["db", "web"], values, ("cpu", "mem"), min_samples=50)
+    assert "web" not in only_new
+
+
 def _score(points: float, coverage: float, ratio: float) -> MetricScore:
     return MetricScore(points, 5, ratio, 1.0, ratio, coverage, 0.5)
 

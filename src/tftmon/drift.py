@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -91,6 +91,9 @@ def psi(reference: dict[str, list[float]], sample: npt.NDArray[np.float64]) -> f
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
+FULL_WINDOW_SHARE: Final = 0.9
+
+
 def input_shift(
     reference: dict[str, Any] | None,
     profiles: Sequence[str],
@@ -98,7 +101,12 @@ def input_shift(
     metric_names: Sequence[str],
     min_samples: int,
 ) -> dict[str, dict[str, float]]:
-    """PSI per profile and metric of recent windows (``values``: ``[S, T, all metrics]``)."""
+    """PSI per profile and metric of recent windows (``values``: ``[S, T, all metrics]``).
+
+    Only servers that observed a metric over at least 90 % of the ``T`` steps count: the
+    reference covers whole days, and a new server's few hours of a daily cycle would
+    look shifted against it.
+    """
     if not reference or len(profiles) == 0:
         return {}
     names = np.asarray(profiles)
@@ -112,8 +120,10 @@ def input_shift(
         for metric, ref in per_metric.items():
             if metric not in metric_names:
                 continue
-            column = mine[:, :, list(metric_names).index(metric)].ravel().astype(np.float64)
-            column = column[~np.isnan(column)]
+            series = mine[:, :, list(metric_names).index(metric)].astype(np.float64)
+            observed = ~np.isnan(series)
+            whole = observed.sum(axis=1) >= FULL_WINDOW_SHARE * series.shape[1]
+            column = series[whole][observed[whole]]
             if column.size >= min_samples:
                 found[metric] = round(psi(ref, column), 4)
         if found:
