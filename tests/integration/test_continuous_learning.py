@@ -126,6 +126,12 @@ def test_drift_retrain_promote_hot_swap_refuse_rollback(
         new = latest_version(models)
         assert new is not None and new != "base"
         assert history(models)[-1]["action"] == "promote"
+        said = capsys.readouterr().out
+        # calibrated on the held-out window before promotion, or told why not
+        assert ("calibrated on the held-out window" in said) == (
+            models / new / "calibration.json"
+        ).is_file(), said
+        assert "calibrat" in said
         wait_for(lambda: served(daemon) == new, 20)  # the daemon noticed LATEST
 
         # a fresh network (--full) wrecked by a huge learning rate is refused; nothing changes

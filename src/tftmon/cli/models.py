@@ -64,6 +64,11 @@ def retrain_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--accelerator", default="cpu", help="cpu, gpu or auto")
     parser.add_argument("--report", type=Path, help="write the decision and backtest as JSON")
+    parser.add_argument(
+        "--no-calibrate",
+        action="store_true",
+        help="promote without fitting the calibration on the held-out window",
+    )
     parser.add_argument("--progress", action="store_true", help="show a progress bar")
     args = parser.parse_args(argv)
     setup_logging()
@@ -87,6 +92,7 @@ def retrain_main(argv: Sequence[str] | None = None) -> int:
             return 0
         print("drift: " + "; ".join(drift.get("reasons") or []))
 
+    from tftmon.risk import Thresholds
     from tftmon.training.dataset import fleet_from_history
     from tftmon.training.retrain import RetrainOptions, retrain
 
@@ -102,6 +108,7 @@ def retrain_main(argv: Sequence[str] | None = None) -> int:
         ),
         keep_versions=args.keep or settings.retrain_keep_versions,
         pinned=settings.model_version or None,
+        thresholds=None if args.no_calibrate else Thresholds.load(settings.thresholds_file),
         epochs=args.epochs,
         learning_rate=args.learning_rate,
         stride_steps=args.stride,
@@ -118,6 +125,8 @@ def retrain_main(argv: Sequence[str] | None = None) -> int:
         print(f"tftmon-retrain: {exc}", file=sys.stderr)
         return 2
     print(outcome.summary())
+    if outcome.calibration:
+        print(outcome.calibration)
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         body = {
@@ -129,6 +138,7 @@ def retrain_main(argv: Sequence[str] | None = None) -> int:
             "served_score": outcome.served_score,
             "needed_score": outcome.needed_score,
             "removed": outcome.removed,
+            "calibration": outcome.calibration,
             "backtest": outcome.report,
         }
         args.report.write_text(json.dumps(body, indent=2) + "\n")

@@ -204,49 +204,50 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
 
 
 def calibrate_main(argv: Sequence[str] | None = None) -> int:
-    """``tftmon-calibrate``: fit the probability calibration of a model on a data file."""
+    """``tftmon-calibrate``: fit the probability calibration of a model on a replay."""
     parser = argparse.ArgumentParser(
         prog="tftmon-calibrate",
         description="Replay data through a model and the risk engine, fit isotonic maps from "
         "raw to observed critical-crossing frequency, and store them with the model.",
     )
     parser.add_argument("--model", type=Path, required=True, help="models/<version>")
-    parser.add_argument(
-        "--data", type=Path, required=True, help="CSV or parquet (not the data you evaluate on)"
-    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path, help="CSV or parquet (not the data you evaluate on)")
+    source.add_argument("--from-history", type=Path, metavar="DATA_DIR", help="a daemon's data dir")
     parser.add_argument("--stride", type=int, default=3, help="steps between origins")
     parser.add_argument("--thresholds", type=Path, help="thresholds TOML (default: shipped)")
     args = parser.parse_args(argv)
     setup_logging()
 
-    from tftmon import calibration
     from tftmon.forecast.tft import TFTForecaster
     from tftmon.risk import Thresholds
-    from tftmon.training.dataset import bucket_frame, load_frame
-    from tftmon.training.evaluate import BacktestConfig
-    from tftmon.training.incidents import reliability, run_risk
+    from tftmon.training.calibrate import fit_calibration
+    from tftmon.training.dataset import bucket_frame, fleet_from_history, load_frame
 
     try:
         model = TFTForecaster.load(args.model.parent, args.model.name, device="auto")
-        fleet = bucket_frame(load_frame(args.data), model.meta.step_seconds)
+        step = model.meta.step_seconds
+        if args.data is not None:
+            fleet = bucket_frame(load_frame(args.data), step)
+        else:
+            fleet = fleet_from_history(args.from_history, step)
         thresholds = Thresholds.load(args.thresholds)
-    except ConfigError as exc:
+    except (ConfigError, FileNotFoundError) as exc:
         print(f"tftmon-calibrate: {exc}", file=sys.stderr)
         return 2
-    meta = model.meta
-    config = BacktestConfig(
-        stride_steps=args.stride,
-        min_history_steps=meta.min_encoder_steps,
-        encoder_steps=max(meta.encoder_steps, 86_400 // meta.step_seconds),
-    )
-    rows = run_risk(fleet, model, thresholds, config, calibrated=False)
-    raw = {"critical_within_30m": rows["p30"], "critical_within_8h": rows["p8"]}
-    seen = {"critical_within_30m": rows["o30"], "critical_within_8h": rows["o8"]}
-    fitted = calibration.fit(raw, seen, {"fitted_on": str(args.data), "stride_steps": args.stride})
+    try:
+        fitted, briers = fit_calibration(
+            model,
+            fleet,
+            thresholds,
+            stride_steps=args.stride,
+            fitted_on=str(args.data or f"history:{args.from_history}"),
+        )
+    except ValueError as exc:
+        print(f"tftmon-calibrate: {exc}", file=sys.stderr)
+        return 2
     path = fitted.save(args.model)
     print(f"calibration written to {path} ({fitted.meta['points']} server-origins)")
-    for window in calibration.WINDOWS:
-        before = reliability(raw[window], seen[window])["brier"]
-        after = reliability(fitted.apply(window, raw[window]), seen[window])["brier"]
+    for window, (before, after) in briers.items():
         print(f"  {window}: Brier {before} raw -> {after} calibrated (in-sample)")
     return 0

@@ -61,7 +61,10 @@ def run_risk(
     rows: dict[str, list[Any]] = {
         k: [] for k in ("origin", "server", "p30", "p8", "level", "o30", "o8")
     }
-    for point in replay(fleet, config, horizon):
+    cut = None
+    if config.eval_from_bucket is not None:  # origins whose targets are all from it on
+        cut = [max(int(f), config.eval_from_bucket) for f in fleet.first]
+    for point in replay(fleet, config, horizon, cut):
         snap = point.snapshot
         warn, crit = thresholds.arrays(snap.profiles)
         current = np.full(snap.current.shape, np.nan, np.float32)

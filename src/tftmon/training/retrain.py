@@ -23,7 +23,7 @@ import shutil
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,9 +31,14 @@ from tftmon.errors import ConfigError
 from tftmon.forecast import Forecaster
 from tftmon.forecast.artifacts import METADATA, latest_version, weights_path
 from tftmon.forecast.registry import install, promote, prune, registry_lock
+from tftmon.risk import Thresholds
+from tftmon.training.calibrate import fit_calibration
 from tftmon.training.dataset import BucketedFleet
 from tftmon.training.evaluate import BANDS, BacktestConfig, backtest, default_baselines
 from tftmon.training.train import TrainConfig, WarmStart, train
+
+if TYPE_CHECKING:
+    from tftmon.forecast.tft import TFTForecaster
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +62,7 @@ class RetrainOptions:
     progress: bool = False
     config: TrainConfig | None = None  # for --full with no served model
     pinned: str | None = None  # TFTMON_MODEL_VERSION of the daemon: never pruned
+    thresholds: Thresholds | None = None  # given: calibrate a promoted model on the hold-out
 
 
 @dataclass
@@ -73,6 +79,8 @@ class RetrainOutcome:
     removed: list[str]
     report: dict[str, Any]
     refused_because: str | None = None  # set when refused for another reason than the score
+    holdout_from_bucket: int | None = None  # the first bucket of the held-out window
+    calibration: str | None = None  # what became of the promoted model's calibration
 
     def summary(self) -> str:
         verdict = "promoted" if self.promoted else "refused"
@@ -210,7 +218,12 @@ def retrain(fleet: BucketedFleet, options: RetrainOptions, source: str = "") -> 
         outcome = RetrainOutcome(
             promoted, version, served_name, cand_score, served_score, needed, mode, [], report
         )
+        outcome.holdout_from_bucket = cutoff + 1
         _annotate(staging / version, outcome, options, cutoff, fleet.step_seconds)
+        if promoted and options.thresholds is not None:
+            outcome.calibration = _calibrate(
+                candidate, fleet, options.thresholds, cutoff + 1, staging / version
+            )
         if promoted:
             with registry_lock(models_dir):
                 now_served = latest_version(models_dir)
@@ -235,6 +248,22 @@ def retrain(fleet: BucketedFleet, options: RetrainOptions, source: str = "") -> 
         return outcome
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _calibrate(
+    model: TFTForecaster, fleet: BucketedFleet, thresholds: Thresholds, start: int, folder: Path
+) -> str:
+    """Fit the candidate's calibration on the held-out window, before anyone can load it."""
+    try:
+        fitted, briers = fit_calibration(
+            model, fleet, thresholds, eval_from_bucket=start, fitted_on="retrain hold-out"
+        )
+    except ValueError as exc:
+        logger.warning("promoted model left uncalibrated: %s", exc)
+        return f"not calibrated: {exc}"
+    fitted.save(folder)
+    brier = ", ".join(f"{w} Brier {a} raw -> {b}" for w, (a, b) in briers.items())
+    return f"calibrated on the held-out window ({fitted.meta['points']} server-origins; {brier})"
 
 
 def _annotate(
