@@ -69,6 +69,8 @@ def test_daemon_alerts_reach_alertmanager(alertmanager: Alertmanager, tmp_path: 
         wait_for(lambda: any(a["labels"]["server"] == "ppweb009" for a in am_alerts(alertmanager)))
     [alert] = [a for a in am_alerts(alertmanager) if a["labels"]["server"] == "ppweb009"]
     assert alert["labels"]["metric"] == "cpu_pct"
+    assert alert["annotations"]["cause"] == "current"
+    assert alert["annotations"]["summary"] == "ppweb009: cpu_pct is at 97.0 (threshold 95)"
 
 
 class Recorder(BaseHTTPRequestHandler):

@@ -24,6 +24,7 @@ _FIELDS = (
     "threshold",
     "minutes_ahead",
 )
+_OPTIONAL: dict[str, Any] = {"current_value": None, "cause": "forecast"}  # with defaults
 
 
 class AlertTracker:
@@ -52,6 +53,7 @@ class AlertTracker:
                     opened = {
                         "id": next(self._ids),
                         **{k: alert[k] for k in ("server", "metric", *_FIELDS)},
+                        **{k: alert.get(k, v) for k, v in _OPTIONAL.items()},
                         "status": "active",
                         "opened_at": stamp,
                         "updated_at": stamp,
@@ -62,6 +64,7 @@ class AlertTracker:
                     continue
                 changed = current["level"] != alert["level"]
                 current.update({k: alert[k] for k in _FIELDS})
+                current.update({k: alert.get(k, v) for k, v in _OPTIONAL.items()})
                 current["updated_at"] = stamp
                 if changed:
                     events.append(self._event("level_changed", current, stamp))

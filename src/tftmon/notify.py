@@ -77,6 +77,16 @@ class AlertmanagerNotifier:
     def _alert(self, alert: dict[str, Any]) -> dict[str, Any]:
         minutes = alert.get("minutes_ahead")
         when = "now" if minutes in (None, 0) else f"in about {minutes} min"
+        if alert.get("cause") == "current":
+            summary = (
+                f"{alert['server']}: {alert['metric']} is at {alert.get('current_value')} "
+                f"(threshold {alert['threshold']:g})"
+            )
+        else:
+            summary = (
+                f"{alert['server']}: {alert['metric']} predicted to cross "
+                f"{alert['threshold']:g} {when}"
+            )
         body: dict[str, Any] = {
             "labels": {
                 "alertname": "TftmonPredictedThresholdCrossing",
@@ -86,8 +96,8 @@ class AlertmanagerNotifier:
                 "service": "tftmon",
             },
             "annotations": {
-                "summary": f"{alert['server']}: {alert['metric']} predicted to cross "
-                f"{alert['threshold']:g} {when}",
+                "summary": summary,
+                "cause": str(alert.get("cause", "forecast")),
                 "probability": f"{alert['probability']:.2f}",
                 "predicted_value": f"{alert['predicted_value']:g}",
                 "predicted_p90": f"{alert['predicted_p90']:g}",

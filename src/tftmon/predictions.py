@@ -98,7 +98,9 @@ def server_entries(
                 "critical_threshold": float(chunk.critical[i, j]),
             }
             if int(risk.metric_level[i, j]) >= WARNING:
-                alerts.append(_alert(name, metric, i, j, chunk, columns[i50], columns[i90], step))
+                alerts.append(
+                    _alert(name, metric, i, j, chunk, columns[i50], columns[i90], step, current)
+                )
         yield name, entry, alerts
 
 
@@ -154,6 +156,7 @@ def _alert(
     median: np.ndarray,
     upper: np.ndarray,
     step: int,
+    current: float,
 ) -> dict[str, Any]:
     risk = chunk.risk
     level = level_name(int(risk.metric_level[i, j]))
@@ -171,4 +174,7 @@ def _alert(
         "predicted_p90": round(float(np.nanmax(upper)), 3),
         "threshold": threshold,
         "minutes_ahead": (first - 1) * step // 60 if first > 0 else None,
+        "current_value": _num(current),
+        # "current": the newest value is already at the threshold; "forecast": predicted
+        "cause": "current" if current >= threshold else "forecast",
     }

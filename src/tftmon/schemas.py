@@ -243,6 +243,12 @@ class Alert(BaseModel):
     predicted_p90: float = Field(description="highest p90 over the horizon")
     threshold: float
     minutes_ahead: int | None
+    current_value: float | None = Field(None, description="the newest closed-step value")
+    cause: Literal["current", "forecast"] = Field(
+        "forecast",
+        description="'current': the newest value is already at the threshold; "
+        "'forecast': the forecast crosses it (minutes_ahead says when)",
+    )
 
 
 class TrackedAlert(Alert):

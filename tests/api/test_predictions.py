@@ -89,6 +89,8 @@ def test_hot_server_raises_an_alert(client: TestClient) -> None:
     assert alerts[0]["threshold"] == 95.0
     assert alerts[0]["predicted_p90"] >= alerts[0]["predicted_value"]
     assert alerts[0]["opened_at"] and alerts[0]["status"] == "active"
+    # it fires because the server is over the threshold now, not because of a forecast
+    assert alerts[0]["cause"] == "current" and alerts[0]["current_value"] == 97.0
 
 
 def test_status_reports_warmup(client: TestClient) -> None:
