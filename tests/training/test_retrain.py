@@ -42,3 +42,18 @@ def test_missing_history_or_model(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "no history store" in capsys.readouterr().err
     assert rollback_main(["--models-dir", str(tmp_path)]) == 2
     assert "no previous version" in capsys.readouterr().err
+
+
+def test_stale_staging_folders_are_cleared_and_young_ones_kept(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from tftmon.training.retrain import _clear_stale_staging
+
+    old, young = tmp_path / ".staging-old", tmp_path / ".staging-young"
+    for folder in (old, young):
+        (folder / "v").mkdir(parents=True)
+    two_days_ago = time.time() - 2 * 86_400
+    os.utime(old, (two_days_ago, two_days_ago))
+    _clear_stale_staging(tmp_path)
+    assert not old.exists() and young.is_dir()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import time
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -178,6 +179,7 @@ def retrain(fleet: BucketedFleet, options: RetrainOptions, source: str = "") -> 
     version = options.version or new_version(options.full)
     if (models_dir / version).exists():
         raise ConfigError(f"{models_dir / version} exists already: choose another --version")
+    _clear_stale_staging(models_dir)
     staging = models_dir / f".staging-{version}"
     if staging.exists():
         shutil.rmtree(staging)
@@ -248,6 +250,22 @@ def retrain(fleet: BucketedFleet, options: RetrainOptions, source: str = "") -> 
         return outcome
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+STALE_STAGING_S = 24 * 3600
+
+
+def _clear_stale_staging(models_dir: Path) -> None:
+    """Remove ``.staging-*`` folders a killed retrain left behind (a day old: no live run
+    trains that long here, and a younger one may belong to a retrain running now)."""
+    now = time.time()
+    for folder in models_dir.glob(".staging-*"):
+        try:
+            if now - folder.stat().st_mtime > STALE_STAGING_S:
+                shutil.rmtree(folder)
+                logger.info("removed %s, left by an interrupted retrain", folder.name)
+        except OSError as exc:
+            logger.warning("could not remove %s: %s", folder, exc)
 
 
 def _calibrate(
