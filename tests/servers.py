@@ -42,6 +42,27 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float, log: Pat
     wait_for(ready, timeout)
 
 
+def run_script(
+    script: str,
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    check: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """Run a script of the repository (``script`` relative to it) as a user would, with this
+    Python; its output comes back as text."""
+    return subprocess.run(
+        [sys.executable, str(REPO / script), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=check,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -1,26 +1,16 @@
-"""bench/ingest.py runs end to end at small sizes (the figures themselves are not asserted)."""
+"""The bench scripts run end to end at small sizes (the figures themselves are not asserted)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.servers import run_script
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_bench_ingest_quick() -> None:
-    out = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "ingest.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
+    out = run_script("bench/ingest.py", "--quick", timeout=300, check=True)
     text = out.stdout
     for heading in ("[1] durable ingest", "[2] 20-record POST", "[3] RSS", "[4] restart"):
         assert heading in text
@@ -28,19 +18,9 @@ def test_bench_ingest_quick() -> None:
 
 
 def test_bench_inference_quick() -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "bench" / "inference.py"),
-            "--sizes",
-            "20",
-            "--predict-up-to",
-            "20",
-            "--repeats",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
+    out = run_script(
+        "bench/inference.py",
+        *("--sizes", "20", "--predict-up-to", "20", "--repeats", "1"),
         timeout=300,
         check=True,
     )
@@ -51,21 +31,28 @@ def test_bench_inference_quick() -> None:
 
 
 def test_bench_live_scoring_quick() -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "bench" / "live_scoring.py"),
-            "--sizes",
-            "20",
-            "--cycles",
-            "30",
-            "--baseline",
-        ],
-        capture_output=True,
-        text=True,
+    out = run_script(
+        "bench/live_scoring.py",
+        *("--sizes", "20", "--cycles", "30", "--baseline"),
         timeout=300,
         check=True,
     )
     [row] = [line for line in out.stdout.splitlines() if line.strip().startswith("20 ")]
     assert len(row.split()) == 6
     assert "scored cpu_pct points" in out.stdout
+
+
+def test_bench_adapters_quick() -> None:
+    out = run_script("bench/adapters.py", "--quick", timeout=300, check=True).stdout
+    assert "[1] MongoDB -> daemon" in out and "[2] 2 SIGKILL/restart cycles" in out
+    assert out.count("ratio") >= 3
+    assert "stored by the daemon: 10,000 of 10,000" in out
+    assert "(lost 0)" in out
+
+
+def test_bench_dashboard_small() -> None:
+    pytest.importorskip("selenium")
+    out = run_script(
+        "bench/dashboard.py", "--servers", "20", "--refreshes", "1", timeout=300, check=True
+    ).stdout
+    assert "ratio (fleet / empty)" in out

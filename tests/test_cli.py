@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.servers import run_script
 
 
 def test_daemon_refuses_to_start_without_a_key(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TFTMON_")}
-    result = subprocess.run(
-        [sys.executable, str(REPO / "tft_inference_daemon.py"), "--port", "1"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_script("tft_inference_daemon.py", "--port", "1", cwd=tmp_path, env=env)
     assert result.returncode == 2
     assert "no API key configured" in result.stderr
     assert "generate_api_key.py" in result.stderr
@@ -29,14 +20,7 @@ def test_daemon_refuses_to_start_without_a_key(tmp_path: Path) -> None:
 
 def test_daemon_reports_bad_settings(tmp_path: Path) -> None:
     env = {**os.environ, "TFTMON_API_KEYS": "k" * 20, "TFTMON_STEP_SECONDS": "zero"}
-    result = subprocess.run(
-        [sys.executable, str(REPO / "tft_inference_daemon.py")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_script("tft_inference_daemon.py", cwd=tmp_path, env=env)
     assert result.returncode == 2
     assert "TFTMON_STEP_SECONDS" in result.stderr
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -15,7 +13,7 @@ import orjson
 import pytest
 
 from tests.conftest import API_KEY
-from tests.servers import REPO, DaemonProcess
+from tests.servers import DaemonProcess, run_script
 from tftmon.client import TftmonClient
 from tftmon.forwarder import Forwarder, Spool
 
@@ -89,20 +87,11 @@ def test_daemon_killed_and_restarted_mid_stream(daemon: DaemonProcess, tmp_path:
 @pytest.mark.integration
 def test_local_mode_sends_this_machines_metrics(daemon: DaemonProcess, tmp_path: Path) -> None:
     env = {**os.environ, "TFTMON_API_KEY": API_KEY, "TFTMON_DAEMON_URL": daemon.url}
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "production_metrics_forwarder_TEMPLATE.py"),
-            "--local",
-            "--once",
-            "--spool-dir",
-            str(tmp_path / "spool"),
-        ],
-        env=env,
+    out = run_script(
+        "production_metrics_forwarder_TEMPLATE.py",
+        *("--local", "--once", "--spool-dir", str(tmp_path / "spool")),
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        env=env,
         check=True,
     )
     assert "Sent 1 records | tick 1 | warm-up 0/1 servers ready" in out.stderr
@@ -115,19 +104,11 @@ def test_local_mode_sends_this_machines_metrics(daemon: DaemonProcess, tmp_path:
 
 def test_unfilled_template_says_what_to_do(tmp_path: Path) -> None:
     env = {**os.environ, "TFTMON_API_KEY": API_KEY, "TFTMON_DAEMON_URL": "http://127.0.0.1:9"}
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "production_metrics_forwarder_TEMPLATE.py"),
-            "--once",
-            "--spool-dir",
-            str(tmp_path / "spool"),
-        ],
-        env=env,
+    out = run_script(
+        "production_metrics_forwarder_TEMPLATE.py",
+        *("--once", "--spool-dir", str(tmp_path / "spool")),
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        env=env,
     )
     assert out.returncode == 2
     assert "fill in collect_metrics()" in out.stderr

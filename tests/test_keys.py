@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.servers import run_script
 
 
 def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(REPO / "generate_api_key.py"), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    return run_script("generate_api_key.py", *args, cwd=cwd, check=True)
 
 
 def keys(path: Path) -> list[str]:
@@ -53,12 +45,6 @@ def test_create_rotate_show(tmp_path: Path) -> None:
 
 
 def test_show_without_a_key_fails(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, str(REPO / "generate_api_key.py"), "--show"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_script("generate_api_key.py", "--show", cwd=tmp_path)
     assert result.returncode == 1
     assert "no key" in result.stderr

@@ -18,7 +18,7 @@ import pymongo
 import pytest
 
 from tests.adapters.conftest import ingested
-from tests.servers import API_KEY, REPO, DaemonProcess, MongoServer, wait_for
+from tests.servers import API_KEY, REPO, DaemonProcess, MongoServer, run_script, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -38,19 +38,11 @@ def write_config(tmp_path: Path, source: dict[str, Any], **extra: Any) -> Path:
 
 
 def run_adapter(config: Path, daemon_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "adapters" / "mongodb_adapter.py"),
-            "--config",
-            str(config),
-            *args,
-        ],
-        env={**os.environ, "TFTMON_API_KEY": API_KEY, "TFTMON_DAEMON_URL": daemon_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
+    return run_script(
+        "adapters/mongodb_adapter.py",
+        *("--config", str(config), *args),
         cwd=config.parent,
+        env={**os.environ, "TFTMON_API_KEY": API_KEY, "TFTMON_DAEMON_URL": daemon_url},
     )
 
 
