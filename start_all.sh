@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start the tftmon demo stack: set up .venv (idempotent), create an API key if .env has none,
 # start the inference daemon and wait until it answers /health, start the simulated fleet
-# with a backfill (so the TFT forecasts every server as soon as it is stored), start the dashboard, print the URLs.
+# with a backfill (so the TFT forecasts every server as soon as it is stored), start the
+# dashboard, print the URLs.
 # Logs go to logs/, PIDs to run/. Re-running is safe; ./stop_all.sh stops everything;
 # ./status.sh says what runs. Ports: TFTMON_PORT (daemon, 8000), TFTMON_DASHBOARD_PORT (8501).
 # Demo size: TFTMON_DEMO_SERVERS (20), TFTMON_DEMO_BACKFILL_HOURS (6).
