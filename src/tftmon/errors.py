@@ -23,7 +23,13 @@ the API answers with ``{"detail": ..., "code": ...}`` plus any ``extra`` fields.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+
+def field_problems(errors: Iterable[Mapping[str, Any]], default: str = "") -> list[tuple[str, str]]:
+    """``(dotted field, message)`` of each error of a pydantic ``ValidationError.errors()``."""
+    return [(".".join(str(p) for p in e["loc"]) or default, str(e["msg"])) for e in errors]
 
 
 class TftmonError(Exception):

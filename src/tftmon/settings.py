@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from tftmon.errors import ConfigError
+from tftmon.errors import ConfigError, field_problems
 from tftmon.schemas import DEFAULT_PROFILE_RULES
 
 if TYPE_CHECKING:
@@ -147,7 +147,6 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(
-            f"TFTMON_{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            for err in exc.errors()
+            f"TFTMON_{field.upper()}: {message}" for field, message in field_problems(exc.errors())
         )
         raise ConfigError(f"invalid settings: {problems}") from exc

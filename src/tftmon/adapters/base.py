@@ -25,7 +25,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tftmon.adapters.checkpoint import Checkpoint, CheckpointFile
 from tftmon.adapters.mapping import FieldMapping, MappingConfig, MappingReport
 from tftmon.client import TftmonClient
-from tftmon.errors import ConfigError, DaemonResponseError, DaemonUnavailableError, SourceError
+from tftmon.errors import (
+    ConfigError,
+    DaemonResponseError,
+    DaemonUnavailableError,
+    SourceError,
+    field_problems,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +76,7 @@ def _without_comments(value: Any) -> Any:
 
 def _describe(exc: ValidationError) -> str:
     return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
+        f"{field}: {message}" for field, message in field_problems(exc.errors(), "config")
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tftmon.errors import ConfigError
+from tftmon.errors import ConfigError, field_problems
 from tftmon.schemas import METRICS, MetricRecord
 
 Transform = Callable[[float], float]
@@ -172,9 +172,8 @@ class FieldMapping:
         try:
             MetricRecord.model_validate(record)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "record"
-            return None, f"{where}: {first['msg']}"
+            where, message = field_problems(exc.errors(), "record")[0]
+            return None, f"{where}: {message}"
         return record, None
 
     def map_many(

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tftmon.errors import AuthError, RequestError
+from tftmon.errors import AuthError, RequestError, field_problems
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +26,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
-            {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
-            for err in exc.errors()
+            {"field": field, "message": message} for field, message in field_problems(exc.errors())
         ]
         detail = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
         return JSONResponse(
