@@ -32,7 +32,7 @@ import pymongo
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
-from tests.servers import API_KEY, DaemonProcess, MongoServer  # noqa: E402
+from tests.servers import API_KEY, DaemonProcess, MongoServer, model_daemon  # noqa: E402
 
 from tftmon.adapters.base import AdapterConfig  # noqa: E402
 from tftmon.adapters.mapping import FieldMapping, MappingConfig  # noqa: E402
@@ -64,19 +64,14 @@ def fill(collection: pymongo.collection.Collection, records: int, servers: int) 
 
 
 def daemon(work: Path, name: str) -> DaemonProcess:
-    d = DaemonProcess(
-        data_dir=work / name / "data",
-        log=work / f"{name}.log",
-        env={"TFTMON_MODELS_DIR": str(REPO / "models")},
-    )
+    d = model_daemon(work / name)
     d.data_dir.mkdir(parents=True)
     d.start(timeout=120)
     return d
 
 
 def ingested(d: DaemonProcess) -> int:
-    with d.client() as http:
-        return int(http.get("/status").json()["records_ingested"])
+    return d.records_ingested()
 
 
 def config(work: Path, uri: str, collection: str, **extra: object) -> AdapterConfig:

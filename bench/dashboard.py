@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
 from tests.dashboard import stack  # noqa: E402
-from tests.servers import API_KEY, wait_for  # noqa: E402
+from tests.servers import API_KEY, model_daemon, wait_for  # noqa: E402
 
 from tftmon.client import TftmonClient  # noqa: E402
 
@@ -42,7 +42,7 @@ CHARTS_EMPTY = 3
 def measure(tmp: Path, servers: int, refreshes: int) -> tuple[float, list[float], float]:
     """First load and refresh times (s) of the dashboard of a fleet of ``servers``."""
     tmp.mkdir(parents=True)
-    daemon = stack.model_daemon(tmp)
+    daemon = model_daemon(tmp)
     daemon.start()
     app = stack.DashboardProcess(daemon.url, tmp / "dashboard")
     driver = None

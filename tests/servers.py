@@ -104,11 +104,25 @@ class DaemonProcess:
             )
         wait_ready(f"{self.url}/health", self.proc, timeout, self.log)
 
+    def records_ingested(self) -> int:
+        """Records it accepted since it started (duplicates not counted)."""
+        with self.client() as http:
+            return int(http.get("/status").json()["records_ingested"])
+
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(timeout=30)
         self.proc = None
+
+
+def model_daemon(tmp: Path) -> DaemonProcess:
+    """A daemon (not started) serving the shipped model of ``models/`` on the CPU."""
+    return DaemonProcess(
+        data_dir=tmp / "data",
+        log=tmp / "daemon.log",
+        env={"TFTMON_MODELS_DIR": str(REPO / "models"), "TFTMON_DEVICE": "cpu"},
+    )
 
 
 @dataclass

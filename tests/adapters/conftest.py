@@ -28,5 +28,4 @@ def client_of(daemon: DaemonProcess, retries: int = 1) -> TftmonClient:
 
 def ingested(daemon: DaemonProcess) -> int:
     """Records the daemon accepted (duplicates not counted) since it started."""
-    with daemon.client() as http:
-        return int(http.get("/status").json()["records_ingested"])
+    return daemon.records_ingested()

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.dashboard.stack import feed_fleet, model_daemon, wait_for_predictions
-from tests.servers import DaemonProcess
+from tests.dashboard.stack import feed_fleet, wait_for_predictions
+from tests.servers import DaemonProcess, model_daemon
 
 FLEET = 200
 

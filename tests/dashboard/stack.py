@@ -18,7 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from tests.servers import API_KEY, REPO, DaemonProcess, free_port, wait_for, wait_ready
+from tests.servers import (
+    API_KEY,
+    REPO,
+    free_port,
+    wait_for,
+    wait_ready,
+)
 from tftmon.client import TftmonClient
 from tftmon.generator import FleetSimulator, fleet_servers
 from tftmon.generator.stream import records_of
@@ -34,15 +40,6 @@ CHROME_FLAGS = (
     "--no-first-run",
 )
 WARMING = "ppnew001"  # a server with too little history: warming up, served by the baseline
-
-
-def model_daemon(tmp: Path) -> DaemonProcess:
-    """A daemon (not started) serving the shipped model of ``models/`` on the CPU."""
-    return DaemonProcess(
-        data_dir=tmp / "data",
-        log=tmp / "daemon.log",
-        env={"TFTMON_MODELS_DIR": str(REPO / "models"), "TFTMON_DEVICE": "cpu"},
-    )
 
 
 def feed_fleet(url: str, servers: int, hours: float = 8.0, seed: int = 7) -> list[str]:
