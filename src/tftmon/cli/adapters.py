@@ -128,4 +128,6 @@ def _detach(log_file: Path, pid_file: Path) -> None:
     os.dup2(null, 0)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
-    pid_file.write_text(f"{os.getpid()}\n", encoding="utf-8")
+    tmp = pid_file.with_name(f"{pid_file.name}.{os.getpid()}.tmp")
+    tmp.write_text(f"{os.getpid()}\n", encoding="utf-8")
+    tmp.replace(pid_file)  # whoever reads the PID file never sees it half written
