@@ -95,9 +95,14 @@ def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
     d.kill(signal.SIGTERM)
 
 
-from tests.tiny_model import tiny_fleet, tiny_identity_model, tiny_model  # noqa: E402
+from tests.tiny_model import (  # noqa: E402
+    tiny_encoder_model,
+    tiny_fleet,
+    tiny_identity_model,
+    tiny_model,
+)
 
-__all__ += ["tiny_fleet", "tiny_identity_model", "tiny_model"]
+__all__ += ["tiny_encoder_model", "tiny_fleet", "tiny_identity_model", "tiny_model"]
 
 
 @pytest.fixture

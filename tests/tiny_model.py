@@ -27,9 +27,16 @@ def tiny_fleet() -> BucketedFleet:
     return bucket_frame(to_frame(times, sim.names, sim.profiles, values, states), 300)
 
 
-def train_tiny(models: Path, fleet: BucketedFleet, normalizer: str) -> Path:
+def train_tiny(
+    models: Path, fleet: BucketedFleet, normalizer: str, relative_time_idx: bool = True
+) -> Path:
     """Train the tiny model into ``models/tiny`` (and LATEST)."""
-    config = tiny_config(max_epochs=1, limit_train_batches=4, target_normalizer=normalizer)
+    config = tiny_config(
+        max_epochs=1,
+        limit_train_batches=4,
+        target_normalizer=normalizer,
+        relative_time_idx=relative_time_idx,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         train(fleet, models, "tiny", config, source="tests")
@@ -39,7 +46,13 @@ def train_tiny(models: Path, fleet: BucketedFleet, normalizer: str) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory, tiny_fleet: BucketedFleet) -> Path:
     """``models/`` holding one trained version, ``tiny``, named by LATEST."""
-    return train_tiny(tmp_path_factory.mktemp("models"), tiny_fleet, "encoder")
+    return train_tiny(tmp_path_factory.mktemp("models"), tiny_fleet, "last")
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder_model(tmp_path_factory: pytest.TempPathFactory, tiny_fleet: BucketedFleet) -> Path:
+    """The same with mean-centred per-window scaling (the format of demo-fleet-v2)."""
+    return train_tiny(tmp_path_factory.mktemp("models-encoder"), tiny_fleet, "encoder", False)
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +60,7 @@ def tiny_identity_model(
     tmp_path_factory: pytest.TempPathFactory, tiny_fleet: BucketedFleet
 ) -> Path:
     """The same, with targets left unscaled (the format of the first shipped model)."""
-    return train_tiny(tmp_path_factory.mktemp("models-identity"), tiny_fleet, "identity")
+    return train_tiny(tmp_path_factory.mktemp("models-identity"), tiny_fleet, "identity", False)
 
 
 DRIFT_START = 1767571200.0 + 2 * 86_400  # two normal days, then ml_compute changes

@@ -22,6 +22,10 @@ from tftmon.schemas import METRICS
 FloatArray = npt.NDArray[np.floating]
 
 KNOWN_REALS: Final[tuple[str, ...]] = ("hour_sin", "hour_cos", "dow_sin", "dow_cos", "weekend")
+# pytorch-forecasting's position input: (step - origin) / max encoder length, known ahead
+RELATIVE_TIME: Final = "relative_time_idx"
+# smallest per-window target scale on the model scale (0.5 points for cpu/mem percent)
+SCALE_FLOOR: Final = 0.005
 # (kind, reference): value/ref for "linear", log1p(value)/log1p(ref) for "log"
 TRANSFORMS: Final[dict[str, tuple[str, float]]] = {
     "cpu_pct": ("linear", 100.0),

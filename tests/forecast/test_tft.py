@@ -44,11 +44,13 @@ def snapshot_of(fleet: BucketedFleet, history: list[int], window: int = 60) -> W
     )
 
 
-@pytest.mark.parametrize("normalizer", ["encoder", "identity"])
+@pytest.mark.parametrize("normalizer", ["last", "encoder", "identity"])
 def test_direct_path_equals_pytorch_forecasting_predict(
     normalizer: str, request: pytest.FixtureRequest, tiny_fleet: BucketedFleet
 ) -> None:
-    fixture = "tiny_model" if normalizer == "encoder" else "tiny_identity_model"
+    fixture = {"last": "tiny_model", "encoder": "tiny_encoder_model"}.get(
+        normalizer, "tiny_identity_model"
+    )
     models: Path = request.getfixturevalue(fixture)
     forecaster = TFTForecaster.load(models, device="cpu")
     assert forecaster.meta.target_normalizer == normalizer
@@ -64,6 +66,7 @@ def test_direct_path_equals_pytorch_forecasting_predict(
         horizon_steps=HORIZON,
         min_encoder_steps=MIN_ENCODER,
         target_normalizer=normalizer,
+        relative_time_idx=forecaster.meta.relative_time_idx,
     )
     parts = []
     for i, name in enumerate(tiny_fleet.names):

@@ -71,6 +71,11 @@ class ArtifactMeta:
         return str(self.raw.get("target_normalizer", "identity"))
 
     @property
+    def relative_time_idx(self) -> bool:
+        """Whether the network takes the step position relative to the origin as an input."""
+        return "relative_time_idx" in self.raw.get("reals", [])
+
+    @property
     def hparams(self) -> dict[str, Any]:
         return dict(self.raw["hparams"])
 

@@ -16,13 +16,21 @@ import logging
 import pickle
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
 from tftmon.calibration import Calibration
-from tftmon.features import KNOWN_REALS, denormalize, model_inputs, observed_name, time_features
+from tftmon.features import (
+    KNOWN_REALS,
+    RELATIVE_TIME,
+    SCALE_FLOOR,
+    denormalize,
+    model_inputs,
+    observed_name,
+    time_features,
+)
 from tftmon.forecast import ForecasterInfo, ForecastOutput
 from tftmon.forecast.artifacts import (
     ArtifactError,
@@ -38,10 +46,17 @@ from tftmon.store.window import WindowSnapshot
 logger = logging.getLogger(__name__)
 
 
+TARGET_NORMALIZERS: Final = ("last", "encoder", "identity")
+
+
 def target_normalizers(kind: str, count: int) -> list[Any]:
-    """pytorch-forecasting normalizers of the targets: ``encoder`` or ``identity``."""
+    """pytorch-forecasting normalizers of the targets: ``last``, ``encoder`` or ``identity``."""
     from pytorch_forecasting.data import EncoderNormalizer, TorchNormalizer
 
+    if kind == "last":
+        from tftmon.forecast.scaling import LastValueNormalizer
+
+        return [LastValueNormalizer(method="standard") for _ in range(count)]
     if kind == "encoder":
         return [EncoderNormalizer(method="standard") for _ in range(count)]
     if kind == "identity":
@@ -101,6 +116,7 @@ class TFTForecaster:
         self._known = [reals.index(k) for k in KNOWN_REALS]
         self._target_cols = [reals.index(m) for m in meta.metrics]
         self._mask_cols = [reals.index(observed_name(m)) for m in meta.metrics]
+        self._relative_time = reals.index(RELATIVE_TIME) if RELATIVE_TIME in reals else None
         self._profiles = meta.profiles
         self._calibration: Calibration | None = None
         self._baseline = BaselineForecaster(
@@ -235,8 +251,11 @@ class TFTForecaster:
         first_bucket = snapshot.end_bucket - enc_len + 1
         enc_times = (first_bucket[:, None] + t[None, :]) * meta.step_seconds
         enc[:, :, self._known] = time_features(enc_times)
-        enc[~valid] = 0.0  # padding, as pad_sequence leaves it
         dec = np.zeros((b, horizon, n_reals), np.float32)
+        if self._relative_time is not None:  # steps from the origin / max encoder length
+            enc[:, :, self._relative_time] = (t[None, :] - enc_len[:, None]) / meta.encoder_steps
+            dec[:, :, self._relative_time] = np.arange(horizon)[None, :] / meta.encoder_steps
+        enc[~valid] = 0.0  # padding, as pad_sequence leaves it
         dec_times = (
             snapshot.end_bucket[:, None] + 1 + np.arange(horizon)[None, :]
         ) * meta.step_seconds
@@ -265,12 +284,15 @@ class TFTForecaster:
         """Per-window target scaling, in place; returns ``[center, scale]`` per target.
 
         ``encoder``: the mean and the (unbiased) standard deviation of each target over its
-        encoder part plus float32 epsilon, as ``EncoderNormalizer`` computes them.
+        encoder part plus float32 epsilon, as ``EncoderNormalizer`` computes them; ``last``:
+        the newest encoder value and that standard deviation, at least ``SCALE_FLOOR``
+        (``LastValueNormalizer``).
         """
         import torch
 
         b = enc.shape[0]
-        if self.meta.target_normalizer != "encoder":
+        kind = self.meta.target_normalizer
+        if kind not in ("encoder", "last"):
             return [np.tile(np.array([[0.0, 1.0]], np.float32), (b, 1)) for _ in self.meta.metrics]
         eps = torch.finfo(torch.float32).eps
         scales = []
@@ -281,8 +303,10 @@ class TFTForecaster:
             for length in np.unique(enc_len).tolist():  # torch.mean/std over each length
                 rows = torch.from_numpy(np.flatnonzero(enc_len == length))
                 part = y[rows, :length]
-                center[rows] = part.mean(dim=-1)
+                center[rows] = part[:, -1] if kind == "last" else part.mean(dim=-1)
                 scale[rows] = part.std(dim=-1) + eps
+            if kind == "last":
+                scale = torch.clamp(scale, min=SCALE_FLOOR)
             valid = torch.arange(y.shape[1])[None, :] < torch.from_numpy(enc_len)[:, None]
             y = torch.where(valid, (y - center[:, None]) / scale[:, None], torch.zeros(()))
             enc[:, :, col] = y.numpy()

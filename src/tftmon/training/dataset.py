@@ -11,7 +11,14 @@ import numpy as np
 import numpy.typing as npt
 
 from tftmon.errors import ConfigError
-from tftmon.features import KNOWN_REALS, group_by_bucket, model_inputs, observed_name, time_features
+from tftmon.features import (
+    KNOWN_REALS,
+    RELATIVE_TIME,
+    group_by_bucket,
+    model_inputs,
+    observed_name,
+    time_features,
+)
 from tftmon.schemas import DEFAULT_PROFILE_RULES, METRICS, profile_for
 
 if TYPE_CHECKING:
@@ -155,17 +162,21 @@ def time_series_dataset(
     encoder_steps: int,
     horizon_steps: int,
     min_encoder_steps: int,
-    target_normalizer: str = "encoder",
+    target_normalizer: str = "last",
+    relative_time_idx: bool = True,
     profile_vocabulary: dict[str, int] | None = None,
 ) -> Any:
     """The ``TimeSeriesDataSet`` definition shared by training and the serving-equality test.
 
     Inputs are already on the model scale (``features.normalize``), so every scaler is
     identity. ``profile_vocabulary`` fixes the profile codes (fine-tuning a served model keeps
-    its embedding rows); otherwise they are learnt from the frame. Targets are standardised
-    per window on their encoder part (``"encoder"``, mean and standard deviation, as
-    pytorch-forecasting's ``EncoderNormalizer`` does) or left as they are (``"identity"``);
-    the serving path builds the same tensors directly.
+    its embedding rows); otherwise they are learnt from the frame. Targets are scaled per
+    window on their encoder part: around the newest value by the standard deviation
+    (``"last"``, ``forecast.scaling.LastValueNormalizer``), by mean and standard deviation
+    (``"encoder"``, pytorch-forecasting's ``EncoderNormalizer``), or left as they are
+    (``"identity"``). ``relative_time_idx`` adds the step's position relative to the
+    origin as a known input (what a trend needs). The serving path builds the same tensors
+    directly.
     """
     from pytorch_forecasting import TimeSeriesDataSet
     from pytorch_forecasting.data import MultiNormalizer, NaNLabelEncoder
@@ -195,8 +206,10 @@ def time_series_dataset(
             "profile": profile_encoder,
             "server_name": NaNLabelEncoder(add_nan=True),
         },
-        scalers=dict.fromkeys([*KNOWN_REALS, *unknown[len(metrics) :]]),
-        add_relative_time_idx=False,
+        scalers=dict.fromkeys(
+            [*KNOWN_REALS, *unknown[len(metrics) :], *([RELATIVE_TIME] * relative_time_idx)]
+        ),
+        add_relative_time_idx=relative_time_idx,
         add_target_scales=False,
         add_encoder_length=False,
         allow_missing_timesteps=False,

@@ -125,6 +125,7 @@ def _served_config(raw: dict[str, Any]) -> TrainConfig:
         min_encoder_steps=int(raw["min_encoder_steps"]),
         quantiles=tuple(raw["quantiles"]),
         target_normalizer=str(raw.get("target_normalizer", "identity")),
+        relative_time_idx="relative_time_idx" in raw.get("reals", []),
     )
 
 

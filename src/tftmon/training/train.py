@@ -43,7 +43,8 @@ class TrainConfig:
     limit_train_batches: int | float = 200
     limit_val_batches: int | float = 60
     val_fraction: float = 0.15
-    target_normalizer: str = "encoder"
+    target_normalizer: str = "last"
+    relative_time_idx: bool = True
     seed: int = 42
     accelerator: str = "auto"
     devices: int | str = 1
@@ -113,6 +114,7 @@ def train(
         "horizon_steps": config.horizon_steps,
         "min_encoder_steps": config.min_encoder_steps,
         "target_normalizer": config.target_normalizer,
+        "relative_time_idx": config.relative_time_idx,
     }
     vocabulary = warm_start.meta.profiles if warm_start is not None else None
     training = time_series_dataset(
