@@ -24,7 +24,7 @@ from tftmon.training.dataset import BucketedFleet
 from tftmon.training.evaluate import BacktestConfig, backtest, default_baselines, format_table
 from tftmon.training.nab import load_labels, load_nab
 
-NAB = Path(__file__).resolve().parents[3] / "shared" / "data" / "nab"
+NAB = Path(__file__).resolve().parents[2] / "datasets" / "nab"  # vendored
 TINY = [
     "--encoder",
     str(ENCODER),
