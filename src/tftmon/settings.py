@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     encoder_steps: int = Field(288, ge=8, le=10000)
     horizon_steps: int = Field(96, ge=1, le=2000)
     min_history_steps: int = Field(6, ge=1)
+    # forecast selection: candidates are judged on this many newest steps (0: TFT only);
+    # the windows hold encoder_steps + 4 x selection_steps (forecast.selection)
+    selection_steps: int = Field(24, ge=0, le=288)
     raw_samples_per_server: int = Field(64, ge=1, le=100000)
 
     max_batch: int = Field(10_000, ge=1)

@@ -19,6 +19,7 @@ from tftmon.api.state import AppState
 from tftmon.forecast import Forecaster
 from tftmon.forecast.artifacts import ArtifactError, latest_version
 from tftmon.forecast.baseline import BaselineForecaster
+from tftmon.forecast.selection import window_extra
 from tftmon.instrumentation import DaemonMetrics
 from tftmon.live import DriftMonitor
 from tftmon.notify import (
@@ -67,6 +68,7 @@ def load_model(settings: Settings) -> Forecaster:
         threads=settings.inference_threads,
         step_seconds=settings.step_seconds,
         horizon_steps=settings.horizon_steps,
+        selection_steps=settings.selection_steps,
     )
 
 
@@ -100,7 +102,7 @@ def create_app(
         fleet = FleetStore(
             history,
             step_seconds=cfg.step_seconds,
-            encoder_steps=cfg.encoder_steps,
+            encoder_steps=cfg.encoder_steps + window_extra(cfg.selection_steps),  # window held
             raw_samples=cfg.raw_samples_per_server,
             min_history_steps=cfg.min_history_steps,
             profile_rules=cfg.profile_rules,

@@ -38,10 +38,13 @@ class ForecastOutput:
         quantiles: float32[S, H, M, Q]; step k (1-based) starts at ``end_bucket + k``;
             NaN for a metric the server never reported.
         model_type: per server, which model produced its forecast ("TFT" or "baseline").
+        selected: int64[S, M], for a TFT with forecast selection: which candidate of
+            ``forecast.selection.CANDIDATES`` serves each metric (None otherwise).
     """
 
     quantiles: npt.NDArray[np.float32]
     model_type: list[str] = field(default_factory=list)
+    selected: npt.NDArray[np.int64] | None = None
 
 
 class Forecaster(Protocol):

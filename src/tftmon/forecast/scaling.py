@@ -23,9 +23,10 @@ class LastValueNormalizer(EncoderNormalizer):  # type: ignore[misc]
 
     def _set_parameters(self, y_center: Any, y_scale: Any) -> None:
         super()._set_parameters(y_center=y_center, y_scale=y_scale)  # standard: std + eps
+        params: Any = self  # the parent's attributes are untyped
         if isinstance(y_center, torch.Tensor):
-            self.center_ = y_center[..., -1]
-            self.scale_ = torch.clamp(self.scale_, min=SCALE_FLOOR)
+            params.center_ = y_center[..., -1]
+            params.scale_ = torch.clamp(params.scale_, min=SCALE_FLOOR)
         else:
-            self.center_ = np.asarray(y_center)[..., -1]
-            self.scale_ = np.maximum(self.scale_, SCALE_FLOOR)
+            params.center_ = np.asarray(y_center)[..., -1]
+            params.scale_ = np.maximum(params.scale_, SCALE_FLOOR)

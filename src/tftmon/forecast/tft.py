@@ -40,6 +40,15 @@ from tftmon.forecast.artifacts import (
     weights_path,
 )
 from tftmon.forecast.baseline import BaselineForecaster
+from tftmon.forecast.damped import DampedTrendForecaster
+from tftmon.forecast.selection import (
+    DEFAULT_MARGIN,
+    DEFAULT_STEPS,
+    choose,
+    earlier,
+    median_errors,
+    window_extra,
+)
 from tftmon.schemas import METRIC_SPECS, METRICS
 from tftmon.store.window import WindowSnapshot
 
@@ -105,8 +114,12 @@ class TFTForecaster:
         device: str = "cpu",
         chunk_size: int = 64,
         horizon_steps: int | None = None,
+        selection_steps: int = DEFAULT_STEPS,
+        selection_margin: float = DEFAULT_MARGIN,
     ) -> None:
         self.meta = meta
+        self.selection_steps = selection_steps
+        self.selection_margin = selection_margin
         self.network = network
         self.device = device
         self.chunk_size = chunk_size
@@ -120,6 +133,9 @@ class TFTForecaster:
         self._profiles = meta.profiles
         self._calibration: Calibration | None = None
         self._baseline = BaselineForecaster(
+            meta.horizon_steps, meta.step_seconds, quantiles=meta.quantiles
+        )
+        self._damped = DampedTrendForecaster(
             meta.horizon_steps, meta.step_seconds, quantiles=meta.quantiles
         )
         self._info = ForecasterInfo(
@@ -149,6 +165,7 @@ class TFTForecaster:
         threads: int = 2,
         step_seconds: int | None = None,
         horizon_steps: int | None = None,
+        selection_steps: int = DEFAULT_STEPS,
     ) -> TFTForecaster:
         """Load ``models_dir/<version>`` (default: the one ``LATEST`` names).
 
@@ -182,7 +199,13 @@ class TFTForecaster:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ArtifactError(f"model {version}: weights do not load ({reason})") from exc
         network.eval().to(resolved)
-        forecaster = cls(meta, network, device=resolved, horizon_steps=horizon_steps)
+        forecaster = cls(
+            meta,
+            network,
+            device=resolved,
+            horizon_steps=horizon_steps,
+            selection_steps=selection_steps,
+        )
         forecaster._calibration = Calibration.load(models_dir / version)
         logger.info(
             "loaded TFT model %s on %s (%s)",
@@ -203,6 +226,46 @@ class TFTForecaster:
         return self._calibration
 
     def forecast(self, snapshot: WindowSnapshot) -> ForecastOutput:
+        """The served forecast: the network's, or per metric the classical forecast that
+        beat it clearly over the last ``selection_steps`` (``forecast.selection``)."""
+        out = self.network_forecast(snapshot)
+        v = self.selection_steps
+        if v <= 0 or snapshot.values.shape[1] < v + self.meta.min_encoder_steps:
+            return out
+        past = earlier(snapshot, v)
+        actual = snapshot.values[:, -v:, :]
+        i50 = int(np.abs(np.asarray(self.meta.quantiles) - 0.5).argmin())
+        tft_past = self.network_forecast(past)
+        judged = np.asarray([t == "TFT" for t in tft_past.model_type])
+        short = {"tft": median_errors(tft_past.quantiles[:, :v, :, i50], actual)}
+        short["tft"][~judged] = np.nan
+        long: dict[str, npt.NDArray[np.float64]] = {}
+        season = self._baseline.season_steps
+        for span, errors in ((v, short), (window_extra(v), long)):
+            if snapshot.values.shape[1] <= span:
+                errors.update(damped_trend=np.full_like(short["tft"], np.nan))
+                errors.update(seasonal_naive=np.full_like(short["tft"], np.nan))
+                continue
+            before = earlier(snapshot, span)
+            actual = snapshot.values[:, -span:, :]
+            for name, model in (("damped_trend", self._damped), ("seasonal_naive", self._baseline)):
+                medians = model.forecast(before).quantiles[:, :span, :, i50]
+                errors[name] = median_errors(medians, actual)
+            held = snapshot.history_steps >= season + span  # yesterday was there to copy
+            errors["seasonal_naive"][~held] = np.nan
+        selected = choose(short, long, self.selection_margin)
+        selected[np.asarray([t != "TFT" for t in out.model_type])] = 0
+        quantiles = out.quantiles
+        for k, candidate in ((1, self._damped), (2, self._baseline)):
+            use = selected == k
+            if use.any():
+                rows = np.flatnonzero(use.any(axis=1))
+                other = candidate.forecast(snapshot.rows(rows)).quantiles
+                mask = use[rows][:, None, :, None]
+                quantiles[rows] = np.where(mask, other, quantiles[rows])
+        return ForecastOutput(quantiles, out.model_type, selected)
+
+    def network_forecast(self, snapshot: WindowSnapshot) -> ForecastOutput:
         """TFT forecasts for servers with enough history, the baseline for the rest."""
         out = self._baseline.forecast(snapshot)
         quantiles = out.quantiles

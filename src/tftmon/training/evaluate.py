@@ -240,12 +240,16 @@ def _report(
 def default_baselines(
     horizon: int, step_seconds: int, quantiles: tuple[float, ...]
 ) -> dict[str, Forecaster]:
-    """SeasonalNaive (daily) and last value, with the baseline's empirical bands."""
+    """SeasonalNaive (daily) and last value, with the baseline's empirical bands, and the
+    damped-trend ETS(A,Ad,N) fitted per series."""
+    from tftmon.forecast.damped import DampedTrendForecaster
+
     return {
         "seasonal_naive": BaselineForecaster(horizon, step_seconds, quantiles=quantiles),
         "last_value": BaselineForecaster(
             horizon, step_seconds, quantiles=quantiles, seasonal=False
         ),
+        "damped_trend": DampedTrendForecaster(horizon, step_seconds, quantiles=quantiles),
     }
 
 

@@ -32,6 +32,7 @@ from tftmon.errors import ConfigError
 from tftmon.forecast import Forecaster
 from tftmon.forecast.artifacts import METADATA, latest_version, weights_path
 from tftmon.forecast.registry import install, promote, prune, registry_lock
+from tftmon.forecast.selection import DEFAULT_STEPS, window_extra
 from tftmon.risk import Thresholds
 from tftmon.training.calibrate import fit_calibration
 from tftmon.training.dataset import BucketedFleet
@@ -115,7 +116,7 @@ def new_version(full: bool) -> str:
 def _served_config(raw: dict[str, Any]) -> TrainConfig:
     stored = dict(raw.get("train_config") or {})
     names = {f.name for f in fields(TrainConfig)}
-    kept = {k: v for k, v in stored.items() if k in names}
+    kept = {k: v for k, v in stored.items() if k in names and k != "max_minutes"}
     if "quantiles" in kept:
         kept["quantiles"] = tuple(kept["quantiles"])
     return replace(
@@ -209,7 +210,7 @@ def retrain(fleet: BucketedFleet, options: RetrainOptions, source: str = "") -> 
             BacktestConfig(
                 stride_steps=options.stride_steps,
                 min_history_steps=config.min_encoder_steps,
-                encoder_steps=max(config.encoder_steps, season),
+                encoder_steps=max(config.encoder_steps, season) + window_extra(DEFAULT_STEPS),
                 eval_from_bucket=cutoff + 1,
             ),
         )

@@ -1,0 +1,87 @@
+"""Per-series choice between the TFT and two classical forecasts, judged on the last hours.
+
+Each cycle every candidate also forecasts from ``steps`` steps ago (the window without its
+newest ``steps`` buckets), and its median is compared with what then happened (the
+*short* judge). Seasonal naive and the damped trend are also judged from ``4 × steps``
+steps ago over the whole span (the *long* judge, cheap for them): a series whose yesterday
+predicts today better than any trend is seasonal. Per server and metric:
+
+* seasonal naive serves a seasonal series (long judge: its error below ``1 - margin``
+  times the damped trend's) unless the TFT was clearly better in the short judge;
+* otherwise the damped trend serves where its short-judge error is below ``1 - margin``
+  times the TFT's;
+* otherwise the TFT serves (also wherever a candidate could not be judged).
+
+The candidates:
+
+* ``tft``: the network;
+* ``damped_trend``: ETS(A,Ad,N) (``forecast.damped``), which carries a climb or a new level
+  on, damped, and is the last value when that fits best;
+* ``seasonal_naive``: the same time yesterday (only where a day plus ``steps`` is held).
+
+A memory leak climbing for hours makes the TFT, which reverts towards its window, miss the
+last hours while the damped trend follows them: the trend serves. A clean daily cycle is
+served by seasonal naive. Everywhere else the TFT serves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from tftmon.store.window import WindowSnapshot
+
+CANDIDATES: Final = ("tft", "damped_trend", "seasonal_naive")
+DEFAULT_STEPS: Final = 24  # two hours of 5-minute steps
+DEFAULT_MARGIN: Final = 0.2
+
+
+def earlier(snapshot: WindowSnapshot, steps: int) -> WindowSnapshot:
+    """The snapshot as it was ``steps`` buckets ago (the newest ``steps`` dropped)."""
+    values = snapshot.values[:, :-steps]
+    return replace(
+        snapshot,
+        values=values,
+        end_bucket=snapshot.end_bucket - steps,
+        history_steps=np.maximum(snapshot.history_steps - steps, 0),
+        current=values[:, -1].copy(),
+    )
+
+
+def median_errors(
+    medians: npt.NDArray[np.floating], actual: npt.NDArray[np.floating]
+) -> npt.NDArray[np.float64]:
+    """Mean absolute error ``[S, M]`` of medians ``[S, V, M]`` against actuals (NaN gaps)."""
+    diff = np.abs(np.asarray(medians, np.float64) - np.asarray(actual, np.float64))
+    count = (~np.isnan(diff)).sum(axis=1)
+    total = np.nansum(diff, axis=1)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def window_extra(steps: int) -> int:
+    """Steps the windows must hold beyond the encoder for the long judge."""
+    return 4 * steps
+
+
+def choose(
+    short: dict[str, npt.NDArray[np.float64]],
+    long: dict[str, npt.NDArray[np.float64]],
+    margin: float = DEFAULT_MARGIN,
+) -> npt.NDArray[np.int64]:
+    """Index into ``CANDIDATES`` per (server, metric), by the rules of the module docstring.
+
+    ``short`` holds the short-judge errors of every candidate, ``long`` those of
+    ``damped_trend`` and ``seasonal_naive``; each ``[S, M]``, NaN where not judged
+    (comparisons with NaN are false, so an unjudged candidate is never chosen).
+    """
+    tft, damped, seasonal = (short[name] for name in CANDIDATES)
+    with np.errstate(invalid="ignore"):
+        is_seasonal = (long["seasonal_naive"] < (1 - margin) * long["damped_trend"]) & ~(
+            tft < (1 - margin) * seasonal
+        )
+        trending = damped < (1 - margin) * tft
+    judged = np.isfinite(tft)  # where the TFT could not be judged, it serves
+    return np.where(judged & is_seasonal, 2, np.where(judged & trending, 1, 0)).astype(np.int64)
