@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from tftmon.cli.common import setup_logging
 from tftmon.errors import ConfigError
@@ -25,6 +26,19 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         metavar="DATA_DIR",
         help="a daemon's data dir (reads its bucket tier)",
+    )
+    source.add_argument(
+        "--mixture",
+        type=Path,
+        metavar="DATASETS_DIR",
+        help="the default model's mix: generated fleet dynamics plus the real NAB and "
+        "Azure series under DATASETS_DIR (see tftmon.training.mixture)",
+    )
+    parser.add_argument(
+        "--mixture-servers",
+        type=int,
+        default=160,
+        help="generated servers with leaks, shifts and trends in the mixture",
     )
     parser.add_argument("--out", type=Path, required=True, help="models/<version>")
     parser.add_argument("--seed", type=int, default=42)
@@ -48,6 +62,10 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         default=1.0,
         help="train on each series' first share only (hold out the rest)",
     )
+    parser.add_argument("--workers", type=int, default=0, help="data-loader processes")
+    parser.add_argument(
+        "--max-minutes", type=float, help="stop training after this long (best epoch kept)"
+    )
     parser.add_argument("--no-latest", action="store_true", help="do not update models/LATEST")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
@@ -56,10 +74,17 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     from tftmon.training.dataset import bucket_frame, fleet_from_history, load_frame
     from tftmon.training.train import TrainConfig, train
 
+    manifest = None
     try:
         if args.data is not None:
             fleet = bucket_frame(load_frame(args.data), args.step)
             source_name = str(args.data)
+        elif args.mixture is not None:
+            from tftmon.training.mixture import MixtureConfig, build
+
+            mix = MixtureConfig(regime_servers=args.mixture_servers, seed=args.seed)
+            fleet, manifest = build(mix, args.mixture)
+            source_name = "mixture"
         elif args.nab is not None:
             from tftmon.training.nab import load_nab
 
@@ -88,6 +113,8 @@ def train_main(argv: Sequence[str] | None = None) -> int:
             accelerator=args.accelerator,
             devices=int(args.devices) if args.devices.isdigit() else args.devices,
             progress=not args.no_progress,
+            num_workers=args.workers,
+            max_minutes=args.max_minutes,
         )
         result = train(
             fleet,
@@ -96,6 +123,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
             config,
             make_latest=not args.no_latest,
             source=source_name,
+            manifest=manifest,
         )
     except (ConfigError, FileNotFoundError) as exc:
         print(f"tftmon-train: {exc}", file=sys.stderr)
@@ -120,6 +148,19 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", type=Path, help="CSV or parquet in the data contract")
     source.add_argument("--nab", type=Path, metavar="NAB_DIR", help="the NAB data folder")
+    source.add_argument(
+        "--azure",
+        type=Path,
+        metavar="DATASETS_DIR",
+        help="the Azure VMs held out of the default model's training (split by VM)",
+    )
+    source.add_argument(
+        "--scenarios",
+        action="store_true",
+        help="the scenario battery: ramps, daily cycles, steady, spike and level-shift "
+        "servers whose right answer is known (tftmon.training.scenarios)",
+    )
+    parser.add_argument("--small", action="store_true", help="with --scenarios: the CI subset")
     parser.add_argument("--report", type=Path, help="write the JSON report here")
     parser.add_argument(
         "--eval-from-fraction",
@@ -146,6 +187,7 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
     import json
     from dataclasses import replace
 
+    from tftmon.forecast.selection import DEFAULT_STEPS, window_extra
     from tftmon.forecast.tft import TFTForecaster
     from tftmon.training.dataset import bucket_frame, load_frame
     from tftmon.training.evaluate import (
@@ -159,29 +201,37 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
     try:
         model = TFTForecaster.load(args.model.parent, args.model.name, device="auto")
         meta = model.meta
+        if args.scenarios:
+            return _scenarios(model, args.small, args.report)
         if args.nab is not None:
             from tftmon.training.nab import load_nab
 
-            frame = load_nab(args.nab)
+            fleet = bucket_frame(load_nab(args.nab), meta.step_seconds)
+        elif args.azure is not None:
+            from tftmon.training.mixture import azure_part
+
+            fleet = azure_part(args.azure, "test")
         else:
-            frame = load_frame(args.data)
-        fleet = bucket_frame(frame, meta.step_seconds)
+            fleet = bucket_frame(load_frame(args.data), meta.step_seconds)
     except (ConfigError, FileNotFoundError) as exc:
         print(f"tftmon-evaluate: {exc}", file=sys.stderr)
         return 2
+    network_only = TFTForecaster(meta, model.network, device=model.device, selection_steps=0)
     models = {
         "tft": model,
+        "tft_network": network_only,
         **default_baselines(meta.horizon_steps, meta.step_seconds, meta.quantiles),
     }
     config = BacktestConfig(
         stride_steps=args.stride,
         eval_from_fraction=args.eval_from_fraction,
         min_history_steps=meta.min_encoder_steps,
-        encoder_steps=max(meta.encoder_steps, 86_400 // meta.step_seconds),
+        encoder_steps=max(meta.encoder_steps, 86_400 // meta.step_seconds)
+        + window_extra(DEFAULT_STEPS),
     )
     report = backtest(fleet, models, meta.quantiles, meta.horizon_steps, config)
     report["model"] = meta.version
-    report["data"] = str(args.nab or args.data)
+    report["data"] = str(args.nab or args.data or f"{args.azure} (Azure test split)")
     print(format_table(report))
     if args.labels is not None or args.nab is not None:
         import pandas as pd
@@ -200,6 +250,25 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(json.dumps(report, indent=2) + "\n")
         print(f"report written to {args.report}")
+    return 0
+
+
+def _scenarios(model: Any, small: bool, report_path: Path | None) -> int:
+    """``tftmon-evaluate --scenarios``: run the battery, print it, write the report."""
+    import json
+
+    from tftmon.risk import Thresholds
+    from tftmon.training.scenarios import format_battery, run_battery, scenarios, summary
+
+    thresholds = Thresholds.load()
+    results = run_battery(model, thresholds, scenarios(thresholds, small=small))
+    totals = summary(results)
+    print(format_battery(results, totals))
+    if report_path is not None:
+        report = {"model": model.meta.version, "small": small, "summary": totals}
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path.write_text(json.dumps({**report, "scenarios": results}, indent=2) + "\n")
+        print(f"report written to {report_path}")
     return 0
 
 

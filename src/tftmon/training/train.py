@@ -7,7 +7,7 @@ import logging
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,8 @@ class TrainConfig:
     accelerator: str = "auto"
     devices: int | str = 1
     progress: bool = True
+    num_workers: int = 0  # data-loader processes (a GPU needs several to be kept busy)
+    max_minutes: float | None = None  # stop training after this long (best epoch kept)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -80,6 +82,7 @@ def train(
     source: str = "",
     warm_start: WarmStart | None = None,
     lineage: dict[str, Any] | None = None,
+    manifest: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train on ``fleet`` and save ``models_dir/version``.
 
@@ -166,6 +169,7 @@ def train(
     best = BestWeights()
     trainer = pl.Trainer(
         max_epochs=config.max_epochs,
+        max_time=None if config.max_minutes is None else timedelta(minutes=config.max_minutes),
         accelerator=config.accelerator,
         devices=config.devices,
         gradient_clip_val=0.1,
@@ -185,15 +189,19 @@ def train(
         len(training),
         config.accelerator,
     )
-    train_loader = training.to_dataloader(train=True, batch_size=config.batch_size, num_workers=0)
+    workers = {"num_workers": config.num_workers, "persistent_workers": config.num_workers > 0}
+    train_loader = training.to_dataloader(train=True, batch_size=config.batch_size, **workers)
+    # a fixed random order: the capped validation batches sample every series, the same
+    # windows each epoch
+    order = np.random.default_rng(config.seed).permutation(len(validation)).tolist()
     val_loader = validation.to_dataloader(
-        train=False, batch_size=config.batch_size * 4, num_workers=0
+        train=False, batch_size=config.batch_size * 4, sampler=order, **workers
     )
     trainer.fit(model, train_dataloaders=train_loader, val_dataloaders=val_loader)
     if best.state is not None:
         model.load_state_dict(best.state)
     model.eval()
-    scores = _scores(model, val_loader, fleet.metrics, config.quantiles)
+    scores = _scores(model, val_loader, fleet.metrics, config.quantiles, config.limit_val_batches)
     scores.update(
         {"val_loss": best.best, "best_epoch": best.epoch, "epochs_run": trainer.current_epoch}
     )
@@ -219,11 +227,14 @@ def train(
             "first_bucket": datetime.fromtimestamp(first * step, UTC).isoformat(),
             "last_bucket": datetime.fromtimestamp(last * step, UTC).isoformat(),
             "validation_from": datetime.fromtimestamp((cutoff + 1) * step, UTC).isoformat(),
+            **({"manifest": manifest} if manifest is not None else {}),
         },
         "validation": scores,
         "lineage": lineage or {"mode": "full", "parent": None},
         "input_reference": reference_distribution(fleet.profiles, fleet.values, fleet.metrics),
-        "train_config": {k: v for k, v in asdict(config).items() if k != "progress"},
+        "train_config": {
+            k: v for k, v in asdict(config).items() if k not in ("progress", "num_workers")
+        },
         "created": datetime.now(UTC).isoformat(),
         "torch_version": torch.__version__,
     }
@@ -259,17 +270,29 @@ def _warm_model(
 
 
 def _scores(
-    model: Any, loader: Any, metrics: tuple[str, ...], quantiles: tuple[float, ...]
+    model: Any,
+    loader: Any,
+    metrics: tuple[str, ...],
+    quantiles: tuple[float, ...],
+    limit: int | float = 1.0,
 ) -> dict[str, Any]:
     """Per metric on the validation period: pinball loss (model scale), p50 MAE and 80 %
-    interval coverage in metric units, and the MAE of a last-value forecast for scale."""
+    interval coverage in metric units, and the MAE of a last-value forecast for scale.
+
+    ``limit`` caps the batches read as Lightning's ``limit_val_batches`` does (a count, or
+    a share of the loader): a large validation period would otherwise take longer to score
+    than to train on.
+    """
+    import itertools
+
     import torch
 
     q = list(quantiles)
     i10, i50, i90 = q.index(0.1), q.index(0.5), q.index(0.9)
     preds, actuals, lasts = [], [], []
+    batches = limit if isinstance(limit, int) else max(1, int(len(loader) * limit))
     with torch.inference_mode():
-        for x, (y, _) in loader:
+        for x, (y, _) in itertools.islice(loader, batches):
             prediction = model(x)["prediction"]
             preds.append(torch.stack(list(prediction), dim=2).numpy())  # [B, H, M, Q]
             actuals.append(torch.stack(list(y), dim=2).numpy())  # [B, H, M]
