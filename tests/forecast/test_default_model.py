@@ -24,7 +24,10 @@ def test_shipped_model_is_small_and_complete() -> None:
     assert meta["metrics"] == ["cpu_pct", "mem_pct", "disk_io_mb_s", "latency_ms"]
     assert meta["quantiles"] == [0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.98]
     assert set(meta["profile_vocabulary"]) >= {"ml_compute", "database", "web_api", "generic"}
-    assert meta["training_data"]["servers"] == 20
+    assert meta["target_normalizer"] == "last" and "relative_time_idx" in meta["reals"]
+    parts = meta["training_data"]["manifest"]["parts"]
+    assert {"nab", "azure", "regimes"} <= set(parts)  # real series and fleet dynamics
+    assert parts["azure"]["source"].startswith("datasets/azure_v1")
     for metric in meta["metrics"]:
         assert 0.5 < meta["validation"][metric]["coverage_80"] < 1.0
 
