@@ -233,11 +233,12 @@ class TFTForecaster:
         if v <= 0 or snapshot.values.shape[1] < v + self.meta.min_encoder_steps:
             return out
         past = earlier(snapshot, v)
-        actual = snapshot.values[:, -v:, :]
+        h = min(v, self.meta.horizon_steps)  # steps judged after a past origin
+        actual = snapshot.values[:, -v:, :][:, :h]
         i50 = int(np.abs(np.asarray(self.meta.quantiles) - 0.5).argmin())
         tft_past = self.network_forecast(past)
         judged = np.asarray([t == "TFT" for t in tft_past.model_type])
-        short = {"tft": median_errors(tft_past.quantiles[:, :v, :, i50], actual)}
+        short = {"tft": median_errors(tft_past.quantiles[:, :h, :, i50], actual)}
         short["tft"][~judged] = np.nan
         long: dict[str, npt.NDArray[np.float64]] = {}
         season = self._baseline.season_steps
@@ -247,9 +248,10 @@ class TFTForecaster:
                 errors.update(seasonal_naive=np.full_like(short["tft"], np.nan))
                 continue
             before = earlier(snapshot, span)
-            actual = snapshot.values[:, -span:, :]
+            h = min(span, self.meta.horizon_steps)
+            actual = snapshot.values[:, -span:, :][:, :h]
             for name, model in (("damped_trend", self._damped), ("seasonal_naive", self._baseline)):
-                medians = model.forecast(before).quantiles[:, :span, :, i50]
+                medians = model.forecast(before).quantiles[:, :h, :, i50]
                 errors[name] = median_errors(medians, actual)
             held = snapshot.history_steps >= season + span  # yesterday was there to copy
             errors["seasonal_naive"][~held] = np.nan
