@@ -141,7 +141,8 @@ def retrain(fleet: BucketedFleet, options: RetrainOptions, source: str = "") -> 
     served_version = latest_version(models_dir)
     served: TFTForecaster | None = None
     if served_version is not None:
-        served = TFTForecaster.load(models_dir, served_version, device="cpu")
+        # networks are compared alone: the forecast selection would hide a broken one
+        served = TFTForecaster.load(models_dir, served_version, device="cpu", selection_steps=0)
     if served is None and not options.full:
         raise ConfigError(f"no served model in {models_dir} to fine-tune: use --full")
     if served is not None:
@@ -197,7 +198,7 @@ def retrain(fleet: BucketedFleet, options: RetrainOptions, source: str = "") -> 
             warm_start=warm,
             lineage={"mode": mode, "parent": served_version},
         )
-        candidate = TFTForecaster.load(staging, version, device="cpu")
+        candidate = TFTForecaster.load(staging, version, device="cpu", selection_steps=0)
         season = 86_400 // fleet.step_seconds
         baselines = default_baselines(config.horizon_steps, fleet.step_seconds, config.quantiles)
         incumbent: Forecaster = served if served is not None else baselines["seasonal_naive"]
