@@ -35,8 +35,8 @@ from tests.servers import API_KEY, model_daemon, wait_for  # noqa: E402
 from tftmon.client import TftmonClient  # noqa: E402
 
 # levels, 4 forecasts, heatmap, validation, calibration; an empty fleet: no forecast or heatmap
-CHARTS_FLEET = 8
-CHARTS_EMPTY = 3
+CHARTS_FLEET = 7  # levels, 4 forecasts, heatmap, validation (+1 for a calibrated model)
+CHARTS_EMPTY = 2  # +1 for a calibrated model
 
 
 def measure(tmp: Path, servers: int, refreshes: int) -> tuple[float, list[float], float]:

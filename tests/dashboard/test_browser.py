@@ -17,7 +17,7 @@ from tests.servers import REPO, DaemonProcess, wait_for
 
 pytestmark = pytest.mark.integration
 ARTIFACTS = REPO / "artifacts"
-CHARTS = 8  # levels, 4 forecasts, heatmap, validation, calibration
+CHARTS = 7  # levels, 4 forecasts, heatmap, validation (the shipped model has no calibration)
 
 
 @pytest.fixture

@@ -55,7 +55,7 @@ def test_backtest_scores_every_forecaster(tiny_model: Path, tiny_fleet: Bucketed
     report = backtest(tiny_fleet, models, model.meta.quantiles, HORIZON, config)
     assert report["origins"] > 5
     cpu = report["metrics"]["cpu_pct"]
-    assert set(cpu) == {"tft", "seasonal_naive", "last_value"}
+    assert set(cpu) == {"tft", "seasonal_naive", "last_value", "damped_trend"}
     for name, bands in cpu.items():
         row = bands["0-1h"]
         assert math.isfinite(row["mase"]) and row["mase"] > 0, name
@@ -108,6 +108,14 @@ def test_nab_pipeline_trains_on_70_percent_and_scores_the_rest(tmp_path: Path) -
     assert meta["metrics_left_out"] == ["mem_pct", "latency_ms"]
     assert set(report["metrics"]) == {"cpu_pct", "disk_io_mb_s"}
     assert report["metrics"]["cpu_pct"]["tft"]["0-1h"]["series"] == 10
+    # the served forecast, the network alone and every classical baseline, same windows
+    assert set(report["metrics"]["cpu_pct"]) == {
+        "tft",
+        "tft_network",
+        "seasonal_naive",
+        "last_value",
+        "damped_trend",
+    }
     # the held-out part starts after 70 % of each series
     assert meta["training_data"]["last_bucket"] < "2014-04-30"
 
