@@ -1,11 +1,13 @@
 """Serving speed of the TFT: our direct batched forward against pytorch-forecasting's path.
 
 For each fleet size the same model (models/LATEST unless --model) and the same windows go
-through (a) ``TFTForecaster.forecast`` — tensors built from the windows, chunks of 64,
-``torch.inference_mode`` — and (b) a DataFrame → ``TimeSeriesDataSet.from_dataset(predict=
+through (a) ``TFTForecaster.forecast``, the served forecast with the forecast selection
+(the network twice, the damped trend and seasonal naive), (a') the network's direct
+forward alone — tensors built from the windows, chunks of 64, ``torch.inference_mode`` —
+and (b) a DataFrame → ``TimeSeriesDataSet.from_dataset(predict=
 True)`` → ``model.predict()`` on that frame, the way the system this replaces served. Each
 measurement runs in its own process so its peak RSS is its own. Prints medians of
-``--repeats`` runs and the ratio predict()/direct.
+``--repeats`` runs and the ratio predict()/network.
 
 Usage: .venv/bin/python bench/inference.py [--sizes 20 100 1000 10000] [--predict-up-to 1000]
 """
@@ -31,12 +33,13 @@ def windows(n_servers: int, model_dir: Path):
     """Snapshots of ``n_servers`` demo servers holding a full day of 5-minute buckets."""
     import numpy as np
 
+    from tftmon.forecast.selection import window_extra
     from tftmon.forecast.tft import TFTForecaster
     from tftmon.generator import FleetSimulator, fleet_servers
     from tftmon.store.window import WindowSnapshot
 
     forecaster = TFTForecaster.load(model_dir.parent, model_dir.name, device="auto", threads=2)
-    length = forecaster.meta.encoder_steps
+    length = forecaster.meta.encoder_steps + window_extra(forecaster.selection_steps)
     servers = fleet_servers(n_servers)
     sim = FleetSimulator(servers, seed=3)
     start = 1767571200.0
@@ -96,7 +99,9 @@ def one(path: str, n_servers: int, model_dir: Path, repeats: int) -> dict:
     forecaster, snap, names = windows(n_servers, model_dir)
     meta = forecaster.meta
     times = []
-    if path == "direct":
+    if path in ("direct", "network"):
+        if path == "network":  # the network's forward alone, no forecast selection
+            forecaster.selection_steps = 0
         forecaster.forecast(snap)  # warm-up
         for _ in range(repeats):
             t = time.perf_counter()
@@ -110,6 +115,8 @@ def one(path: str, n_servers: int, model_dir: Path, repeats: int) -> dict:
             encoder_steps=meta.encoder_steps,
             horizon_steps=meta.horizon_steps,
             min_encoder_steps=meta.min_encoder_steps,
+            target_normalizer=meta.target_normalizer,
+            relative_time_idx=meta.relative_time_idx,
         )
         kwargs = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False}
         for i in range(repeats + 1):
@@ -147,12 +154,12 @@ def main() -> None:
         return
     print(f"tftmon bench/inference.py: model {model.name}, {os.cpu_count()} CPUs")
     print(
-        f"{'servers':>8s} {'direct':>10s} {'predict()':>10s} {'ratio':>7s} "
-        f"{'RSS direct':>11s} {'RSS predict':>12s}"
+        f"{'servers':>8s} {'served':>10s} {'network':>10s} {'predict()':>10s} {'ratio':>7s} "
+        f"{'RSS served':>11s} {'RSS predict':>12s}"
     )
     for n in args.sizes:
         row = {}
-        for path in ("direct", "predict"):
+        for path in ("direct", "network", "predict"):
             if path == "predict" and n > args.predict_up_to:
                 continue
             out = subprocess.run(
@@ -174,14 +181,16 @@ def main() -> None:
             row[path] = json.loads(out.stdout.strip().splitlines()[-1])
         d = row["direct"]
         p = row.get("predict")
-        ratio = f"{p['median_s'] / d['median_s']:6.1f}x" if p else "      -"
+        net = row["network"]
+        ratio = f"{p['median_s'] / net['median_s']:6.1f}x" if p else "      -"
         print(
-            f"{n:8d} {d['median_s'] * 1000:8.1f}ms "
+            f"{n:8d} {d['median_s'] * 1000:8.1f}ms {net['median_s'] * 1000:8.1f}ms "
             f"{(p['median_s'] * 1000 if p else float('nan')):8.1f}ms {ratio} "
             f"{d['peak_rss_mb']:9d}MB {(p['peak_rss_mb'] if p else 0):10d}MB"
         )
     print(
-        f"device: {d['device']}; medians of {args.repeats} runs; predict() skipped above "
+        f"device: {d['device']}; medians of {args.repeats} runs; served = network + forecast "
+        f"selection; ratio = predict() / network; predict() skipped above "
         f"{args.predict_up_to} servers"
     )
 

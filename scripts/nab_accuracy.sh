@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
-NAB=${NAB_DIR:-../shared/data/nab}
+NAB=${NAB_DIR:-datasets/nab}
 rm -rf data/nab/models/nab-v1
 .venv/bin/tftmon-train --nab "$NAB" --train-fraction 0.7 --out data/nab/models/nab-v1 \
   --seed 42 --epochs 8 --patience 3 --limit-train-batches 80 --limit-val-batches 20 \

@@ -161,6 +161,11 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
         "servers whose right answer is known (tftmon.training.scenarios)",
     )
     parser.add_argument("--small", action="store_true", help="with --scenarios: the CI subset")
+    parser.add_argument(
+        "--no-selection",
+        action="store_true",
+        help="serve the network alone (no forecast selection), as before it existed",
+    )
     parser.add_argument("--report", type=Path, help="write the JSON report here")
     parser.add_argument(
         "--eval-from-fraction",
@@ -200,6 +205,8 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
 
     try:
         model = TFTForecaster.load(args.model.parent, args.model.name, device="auto")
+        if args.no_selection:
+            model.selection_steps = 0
         meta = model.meta
         if args.scenarios:
             return _scenarios(model, args.small, args.report)
