@@ -13,10 +13,8 @@ How the numbers are made (documented in ``Docs/HOW_PREDICTIONS_WORK.md`` once it
   ``0.85·P(critical, 8 h)``, ``0.6·P(warning, 30 min)``, ``0.5·P(warning, 8 h)``.
 * **Level** (one scale everywhere, healthy < watch < warning < critical) per metric:
   critical if current ≥ critical or ``P(critical, 30 min) ≥ 0.5``; warning if current ≥
-  warning, ``P(critical, 8 h) ≥ 0.5``, ``P(warning, 30 min) ≥ 0.5`` or ``P(warning, 8 h) ≥
-  0.5`` (the median forecast passes warning within 8 h: a forecast-driven warning hours
-  ahead); watch if ``P(warning, 8 h) ≥ 0.3`` or ``P(critical, 8 h) ≥ 0.2``. A server takes
-  its worst metric.
+  warning, ``P(critical, 8 h) ≥ 0.5`` or ``P(warning, 30 min) ≥ 0.5``; watch if
+  ``P(warning, 8 h) ≥ 0.3`` or ``P(critical, 8 h) ≥ 0.2``. A server takes its worst metric.
 """
 
 from __future__ import annotations
@@ -218,7 +216,7 @@ def assess(
     score = np.where(absent, np.nan, score)
     level = np.full(score.shape, HEALTHY, np.int64)
     level[(pw8 >= 0.3) | (pc8 >= 0.2)] = WATCH
-    level[(cur >= warning) | (pc8 >= 0.5) | (pw30 >= 0.5) | (pw8 >= 0.5)] = WARNING
+    level[(cur >= warning) | (pc8 >= 0.5) | (pw30 >= 0.5)] = WARNING
     level[(cur >= critical) | (pc30 >= 0.5)] = CRITICAL
     level[absent] = HEALTHY
     with np.errstate(all="ignore"):
