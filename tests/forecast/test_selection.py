@@ -13,15 +13,15 @@ def test_rules() -> None:
     nan = np.nan
     short = {
         "tft": np.array([[1.0, 5.0, 2.0, 2.0, nan]]),
-        "damped_trend": np.array([[0.95, 1.0, 1.9, 2.0, 0.1]]),
+        "damped_trend": np.array([[0.95, 1.0, 1.9, 1.0, 0.1]]),
         "seasonal_naive": np.array([[nan, 4.0, 1.9, 3.0, 0.1]]),
     }
     long = {
-        "damped_trend": np.array([[1.0, 1.0, 5.0, 5.0, 1.0]]),
+        "damped_trend": np.array([[1.0, 1.0, 5.0, 5.0, 1.0]]),  # col 3: the day repeats
         "seasonal_naive": np.array([[nan, 2.0, 1.0, 1.0, 0.1]]),
     }
     # kept (within margin), trend (clearly better), seasonal, TFT clearly beat seasonal in
-    # the short judge, never judged TFT (the TFT serves)
+    # the short judge and no trend on a repeating day, never judged TFT (the TFT serves)
     np.testing.assert_array_equal(choose(short, long, 0.2), [[0, 1, 2, 0, 0]])
 
 
