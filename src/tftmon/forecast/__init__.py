@@ -9,9 +9,23 @@ import numpy as np
 import numpy.typing as npt
 
 from tftmon.calibration import Calibration
+from tftmon.schemas import METRIC_SPECS
 from tftmon.store.window import WindowSnapshot
 
 DEFAULT_QUANTILES: tuple[float, ...] = (0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.98)
+
+
+def clip_to_metric_range(quantiles: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
+    """Quantile forecasts ``[S, H, M, Q]`` (``METRICS`` order) clipped to each metric's
+    valid range (0-100 for percentages, at least 0 for rates), as float32."""
+    m = quantiles.shape[2]
+    lower = np.array([spec.lower for spec in METRIC_SPECS[:m]], np.float64)
+    upper = np.array(
+        [np.inf if spec.upper is None else spec.upper for spec in METRIC_SPECS[:m]], np.float64
+    )
+    clipped = np.clip(quantiles, lower[None, None, :, None], upper[None, None, :, None])
+    result: npt.NDArray[np.float32] = clipped.astype(np.float32)
+    return result
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,12 @@ import numpy.typing as npt
 
 from tftmon.calibration import Calibration
 from tftmon.features import fill_gaps
-from tftmon.forecast import DEFAULT_QUANTILES, ForecasterInfo, ForecastOutput
-from tftmon.schemas import METRIC_SPECS
+from tftmon.forecast import (
+    DEFAULT_QUANTILES,
+    ForecasterInfo,
+    ForecastOutput,
+    clip_to_metric_range,
+)
 from tftmon.store.window import WindowSnapshot
 
 MIN_PAIRS = 3
@@ -66,10 +70,6 @@ class BaselineForecaster:
             note=note,
         )
         self.season_steps = max(1, 86_400 // step_seconds)
-        self._lower = np.array([spec.lower for spec in METRIC_SPECS], np.float32)
-        self._upper = np.array(
-            [np.inf if spec.upper is None else spec.upper for spec in METRIC_SPECS], np.float32
-        )
 
     @property
     def info(self) -> ForecasterInfo:
@@ -84,12 +84,11 @@ class BaselineForecaster:
     def forecast(self, snapshot: WindowSnapshot) -> ForecastOutput:
         """Forecast every server of ``snapshot``."""
         filled, _ = fill_gaps(snapshot.values)
-        s, _, m = filled.shape
+        s = filled.shape[0]
         point = self._point(filled, snapshot.history_steps)
         offsets = self._offsets(filled, snapshot.history_steps)  # [S, H, M, Q]
         out = point[..., None] + offsets
-        out = np.clip(out, self._lower[None, None, :m, None], self._upper[None, None, :m, None])
-        return ForecastOutput(out.astype(np.float32), ["baseline"] * s)
+        return ForecastOutput(clip_to_metric_range(out), ["baseline"] * s)
 
     def point(self, snapshot: WindowSnapshot) -> npt.NDArray[np.float32]:
         """The seasonal-naive (or last-value) point forecast alone, ``[S, H, M]``."""

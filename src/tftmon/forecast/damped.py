@@ -19,8 +19,12 @@ import numpy.typing as npt
 
 from tftmon.calibration import Calibration
 from tftmon.features import fill_gaps
-from tftmon.forecast import DEFAULT_QUANTILES, ForecasterInfo, ForecastOutput
-from tftmon.schemas import METRIC_SPECS
+from tftmon.forecast import (
+    DEFAULT_QUANTILES,
+    ForecasterInfo,
+    ForecastOutput,
+    clip_to_metric_range,
+)
 from tftmon.store.window import WindowSnapshot
 
 # (alpha, beta, phi): beta in the state-space form (trend gain per step, at most alpha)
@@ -90,10 +94,6 @@ class DampedTrendForecaster:
             step_seconds=step_seconds,
             min_history_steps=2,
         )
-        self._lower = np.array([spec.lower for spec in METRIC_SPECS], np.float64)
-        self._upper = np.array(
-            [np.inf if spec.upper is None else spec.upper for spec in METRIC_SPECS], np.float64
-        )
 
     @property
     def info(self) -> ForecasterInfo:
@@ -109,6 +109,4 @@ class DampedTrendForecaster:
         """Forecast every server of ``snapshot`` (NaN for metrics a server never sent)."""
         filled, _ = fill_gaps(snapshot.values)
         out = damped_trend(filled, self._info.horizon_steps, self._info.quantiles)
-        m = out.shape[2]
-        out = np.clip(out, self._lower[None, None, :m, None], self._upper[None, None, :m, None])
-        return ForecastOutput(out.astype(np.float32), ["baseline"] * len(snapshot))
+        return ForecastOutput(clip_to_metric_range(out), ["baseline"] * len(snapshot))
