@@ -45,7 +45,23 @@ def nan_quantiles(x: npt.NDArray[np.float64], qs: npt.NDArray[np.float64]) -> np
     return np.where((count > 0)[..., None], out, np.nan)
 
 
-class BaselineForecaster:
+class ClassicalForecaster:
+    """What the classical forecasters share: a fixed ``ForecasterInfo`` and no calibration."""
+
+    _info: ForecasterInfo
+
+    @property
+    def info(self) -> ForecasterInfo:
+        """Identity and shape of the forecasts."""
+        return self._info
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """A classical forecaster has no fitted calibration."""
+        return None
+
+
+class BaselineForecaster(ClassicalForecaster):
     """Seasonal naive + empirical bands; vectorised over servers and metrics."""
 
     def __init__(
@@ -70,16 +86,6 @@ class BaselineForecaster:
             note=note,
         )
         self.season_steps = max(1, 86_400 // step_seconds)
-
-    @property
-    def info(self) -> ForecasterInfo:
-        """Identity and shape of the forecasts."""
-        return self._info
-
-    @property
-    def calibration(self) -> Calibration | None:
-        """The baseline has no fitted calibration."""
-        return None
 
     def forecast(self, snapshot: WindowSnapshot) -> ForecastOutput:
         """Forecast every server of ``snapshot``."""

@@ -17,7 +17,6 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from tftmon.calibration import Calibration
 from tftmon.features import fill_gaps
 from tftmon.forecast import (
     DEFAULT_QUANTILES,
@@ -25,6 +24,7 @@ from tftmon.forecast import (
     ForecastOutput,
     clip_to_metric_range,
 )
+from tftmon.forecast.baseline import ClassicalForecaster
 from tftmon.store.window import WindowSnapshot
 
 # (alpha, beta, phi): beta in the state-space form (trend gain per step, at most alpha)
@@ -75,7 +75,7 @@ def damped_trend(
     return np.moveaxis(out, 0, 1)  # [S, H, M, Q]
 
 
-class DampedTrendForecaster:
+class DampedTrendForecaster(ClassicalForecaster):
     """ETS(A,Ad,N) per series behind the ``Forecaster`` protocol (a classical baseline)."""
 
     def __init__(
@@ -94,16 +94,6 @@ class DampedTrendForecaster:
             step_seconds=step_seconds,
             min_history_steps=2,
         )
-
-    @property
-    def info(self) -> ForecasterInfo:
-        """Identity and shape of the forecasts."""
-        return self._info
-
-    @property
-    def calibration(self) -> Calibration | None:
-        """No fitted calibration."""
-        return None
 
     def forecast(self, snapshot: WindowSnapshot) -> ForecastOutput:
         """Forecast every server of ``snapshot`` (NaN for metrics a server never sent)."""
