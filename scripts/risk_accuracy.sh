@@ -3,7 +3,7 @@
 # (no calibration.json): backtest forecasts, alerts and probability reliability on 14
 # simulated days with labelled incidents (seed 12). With --calibrate, first fit a
 # calibration on 14 other days (seed 11) into a copy of the model and score that copy.
-# About 10 minutes on 2 CPU cores. Reports go to reports/.
+# About 7 minutes on 2 CPU cores (run nothing else heavy beside it). Reports go to reports/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
