@@ -7,11 +7,7 @@ steps ago over the whole span (the *long* judge, cheap for them): a series whose
 predicts today better than any trend is seasonal. Per server and metric:
 
 * seasonal naive serves a seasonal series (long judge: its error below ``1 - margin``
-  times the damped trend's, while in the short judge the damped trend's error was not
-  below ``1 - TREND_MARGIN`` times its own) unless the TFT was clearly better in the short
-  judge. The short-judge condition matters for a climb or a new level that began inside
-  the long span: there the trend and yesterday missed it alike, but over the newest hours
-  only yesterday misses it;
+  times the damped trend's) unless the TFT was clearly better in the short judge;
 * on a series that is not seasonal, the damped trend serves where its short-judge error
   is below ``1 - TREND_MARGIN`` times the TFT's;
 * otherwise the TFT serves (also wherever a candidate could not be judged).
@@ -86,10 +82,7 @@ def choose(
     """
     tft, damped, seasonal = (short[name] for name in CANDIDATES)
     with np.errstate(invalid="ignore"):
-        # yesterday fits over the long span and the trend was not clearly better lately
-        yesterday_fits = (long["seasonal_naive"] < (1 - margin) * long["damped_trend"]) & (
-            ~(damped < (1 - TREND_MARGIN) * seasonal)
-        )
+        yesterday_fits = long["seasonal_naive"] < (1 - margin) * long["damped_trend"]
         is_seasonal = yesterday_fits & ~(tft < (1 - margin) * seasonal)
         # a trend only where the day does not repeat, and only when clearly better
         trending = ~yesterday_fits & (damped < (1 - TREND_MARGIN) * tft)
