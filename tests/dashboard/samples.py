@@ -17,15 +17,25 @@ OFFSETS = {
 
 
 def metric(
-    median: list[float], warning: float = 80.0, critical: float = 95.0, **extra: float
+    median: list[float],
+    warning: float = 80.0,
+    critical: float = 95.0,
+    *,
+    current: float | None = None,
+    **extra: float | None,
 ) -> dict[str, Any]:
-    """One metric's forecast: quantiles as fixed offsets around ``median``."""
+    """One metric's forecast: quantiles as fixed offsets around ``median``.
+
+    ``warning_p``, ``critical_30m`` and ``critical_p`` set the probabilities a daemon has
+    always sent; ``warning_30m``, ``minutes_to_warning`` and ``minutes_to_critical`` add the
+    newer keys only when given. ``current`` defaults to the first median.
+    """
     quantiles = {q: [m + OFFSETS[q] for m in median] for q in QUANTILES}
-    return {
+    entry: dict[str, Any] = {
         "p10": quantiles["p10"],
         "p50": quantiles["p50"],
         "p90": quantiles["p90"],
-        "current": median[0],
+        "current": median[0] if current is None else current,
         "trend": 0.0,
         "quantiles": quantiles,
         "exceed_warning_8h": extra.get("warning_p", 0.0),
@@ -34,6 +44,13 @@ def metric(
         "warning_threshold": warning,
         "critical_threshold": critical,
     }
+    newer = {
+        "warning_30m": "exceed_warning_30m",
+        "minutes_to_warning": "minutes_to_warning",
+        "minutes_to_critical": "minutes_to_critical",
+    }
+    entry |= {key: extra[name] for name, key in newer.items() if name in extra}
+    return entry
 
 
 def server(level: str = "healthy", risk: float = 0.0, **metrics: dict[str, Any]) -> dict[str, Any]:
