@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -89,40 +90,140 @@ def test_server_rows_riskiest_first() -> None:
     assert rows[0]["model"] == "TFT" and rows[0]["p_incident_8h"] == 0.9
 
 
-def test_top_risks_say_which_metric_when_and_how_likely() -> None:
+def test_top_risks_say_which_metric_what_is_at_stake_when_and_how_likely() -> None:
     predictions = {
         "db1": server(
             "critical",
             100.0,
-            mem_pct=metric([90.0], critical_p=0.8, warning_p=1.0),
+            mem_pct=metric([70.0], critical_p=0.8, warning_p=1.0),
             cpu_pct=metric([10.0]),
         ),
         "web1": server("warning", 40.0, latency_ms=metric([1.0], warning_p=0.6, critical_p=0.1)),
     }
-    alerts = [{"server": "db1", "metric": "mem_pct", "level": "critical", "minutes_ahead": 25}]
+    alerts = [
+        {
+            "server": "db1",
+            "metric": "mem_pct",
+            "level": "critical",
+            "threshold": 95.0,
+            "minutes_ahead": 25,
+        }
+    ]
     rows = data.top_risks(predictions, alerts)
     assert [(r["server"], r["metric"]) for r in rows] == [
         ("db1", "mem_pct"),
         ("web1", "latency_ms"),
     ]
-    assert rows[0]["crossing"] == "critical" and rows[0]["probability"] == 0.8
-    assert rows[0]["minutes_ahead"] == 25 and rows[0]["threshold"] == 95.0
-    assert rows[1]["crossing"] == "warning" and rows[1]["probability"] == 0.6
-    assert rows[1]["minutes_ahead"] is None and rows[1]["threshold"] == 80.0
-    assert rows[0]["when"] == "in ~25 min" and rows[1]["when"] == "within 8 h"
-    hot = {"db2": server("critical", 100.0, cpu_pct=metric([97.0], critical_p=0.9))}
-    assert data.top_risks(hot, [])[0]["when"] == "already above"
+    db1, web1 = rows
+    assert db1["at_stake"] == "critical" and db1["probability"] == 0.8
+    assert db1["threshold"] == 95.0 and db1["current"] == 70.0 and db1["cause"] == "forecast"
+    # no minutes_to_critical from this daemon: the alert on the pair says when
+    assert db1["minutes_ahead"] == 25 and db1["expected"] == "in ~25 min"
+    assert db1["expected_at"] == "00:25 UTC" and db1["alert"] == "critical"
+    assert db1["summary"] == "80% likely to reach critical 95 within 8 h, in ~25 min (now 70)"
+    assert web1["at_stake"] == "warning" and web1["probability"] == 0.6
+    assert web1["minutes_ahead"] is None and web1["threshold"] == 80.0
+    assert web1["expected"] == "within 8 h" and web1["expected_at"] == ""
+    assert web1["summary"] == "60% likely to reach warning 80 within 8 h (now 1)"
+
+
+def test_a_metric_over_critical_is_the_top_risk_and_healthy_pairs_are_left_out() -> None:
+    # 20 healthy servers with high risk scores and server-level alerts, tiny probabilities
+    healthy = {
+        f"web{i:02d}": server(
+            "critical",
+            99.0,
+            cpu_pct=metric([20.0], critical_p=0.01, warning_p=0.04, critical_30m=0.01),
+            mem_pct=metric([40.0], warning_p=0.02),
+        )
+        for i in range(20)
+    }
+    # a daemon that predates the fix: probabilities low although already over critical
+    hot = server("healthy", 1.0, mem_pct=metric([97.1], critical_p=0.02, warning_p=0.03))
+    rows = data.top_risks({**healthy, "zz-db": hot}, [])
+    assert len(rows) == 1
+    (row,) = rows
+    assert (row["server"], row["metric"], row["cause"]) == ("zz-db", "mem_pct", "current")
+    assert row["at_stake"] == "critical" and row["probability"] == 1.0
+    assert row["expected"] == "now" and row["minutes_ahead"] == 0
+    assert row["summary"] == "at 97.1 now (critical 95)"
+
+
+def test_top_risks_order_over_critical_over_warning_then_critical_30m_8h_then_warning() -> None:
+    predictions = {
+        "a-warn-8h": server("critical", 99.0, cpu_pct=metric([10.0], warning_p=0.99)),
+        "b-crit-8h": server("critical", 90.0, cpu_pct=metric([10.0], critical_p=0.9)),
+        "c-crit-30m": server("warning", 50.0, cpu_pct=metric([10.0], critical_30m=0.4)),
+        "d-over-warning": server("watch", 5.0, cpu_pct=metric([85.0])),
+        "e-over-critical": server("healthy", 0.0, cpu_pct=metric([96.0])),
+        "f-noise": server("critical", 100.0, cpu_pct=metric([10.0], warning_p=0.049)),
+    }
+    rows = data.top_risks(predictions, [])
+    assert [r["server"] for r in rows] == [
+        "e-over-critical",
+        "d-over-warning",
+        "c-crit-30m",
+        "b-crit-8h",
+        "a-warn-8h",
+    ]
+    assert [r["cause"] for r in rows] == ["current", "current"] + ["forecast"] * 3
+    assert data.top_risks(predictions, [], limit=2)[1]["server"] == "d-over-warning"
+    assert len(data.top_risks(predictions, [], min_probability=0.5)) == 4
+
+
+def test_top_risks_read_the_newer_keys_when_the_daemon_sends_them() -> None:
+    cpu = metric(
+        [85.0],
+        warning_p=1.0,
+        critical_30m=0.2,
+        critical_p=0.7,
+        warning_30m=1.0,
+        minutes_to_warning=0,
+        minutes_to_critical=40,
+    )
+    mem = metric([10.0], warning_30m=0.3, minutes_to_warning=None, minutes_to_critical=None)
+    (over, rising) = data.top_risks({"db1": server(cpu_pct=cpu, mem_pct=mem)}, [])
+    assert over["metric"] == "cpu_pct" and over["cause"] == "current"
+    assert over["at_stake"] == "warning" and over["expected"] == "now"
+    assert over["summary"] == (
+        "at 85 now (warning 80); 70% likely to reach critical 95 within 8 h, in ~40 min"
+    )
+    assert over["expected_at"] == ""
+    # only exceed_warning_30m is above the floor: still a risk (P warning 8 h >= P 30 min)
+    assert rising["metric"] == "mem_pct" and rising["p_warning_8h"] == 0.3
+    assert rising["at_stake"] == "warning" and rising["expected"] == "within 8 h"
 
 
 def test_when_text() -> None:
-    assert data.when_text(None, 97.0, 95.0) == "already above"
-    assert data.when_text(30, 50.0, 95.0) == "in ~30 min"
-    assert data.when_text(300, None, None) == "in ~5.0 h"
-    assert data.when_text(None, None, 95.0) == "within 8 h"
+    assert data.when_text(None, over=True) == "now"
+    assert data.when_text(0) == "at the next step"
+    assert data.when_text(30) == "in ~30 min"
+    assert data.when_text(300) == "in ~5.0 h"
+    assert data.when_text(None) == "within 8 h"
 
 
-def test_alert_rows_and_recent_events_carry_lead_times() -> None:
-    alert = {
+def test_crossing_text_agrees_with_the_cause() -> None:
+    def text(*args: Any) -> str:
+        return data.crossing_text(data.Outlook(*args))
+
+    assert text("critical", 95.0, 97.1, "current", None, 0.3) == "at 97.1 now (critical 95)"
+    assert text("warning", 80.0, None, "current", 0, 1.0) == "over warning 80 now"
+    assert (
+        text("critical", 95.0, 72.25, "forecast", 130, 0.9, "8 h")
+        == "90% likely to reach critical 95 within 8 h, in ~2.2 h (now 72.25)"
+    )
+    assert (
+        text("warning", 1500.0, None, "forecast", None, 0.62, "8 h")
+        == "62% likely to reach warning 1,500 within 8 h"
+    )
+    assert text("warning", 80.0, 70.0, "forecast", 0, None) == (
+        "expected to reach warning 80 at the next step (now 70)"
+    )
+    assert text("warning", 80.0, None, "forecast", None, None) == "may reach warning 80"
+
+
+def _alert(**fields: object) -> dict[str, object]:
+    return {
         "server": "db1",
         "metric": "mem_pct",
         "level": "critical",
@@ -130,15 +231,61 @@ def test_alert_rows_and_recent_events_carry_lead_times() -> None:
         "minutes_ahead": 40,
         "predicted_p90": 99.0,
         "threshold": 95.0,
+        "current_value": 72.3,
+        "cause": "forecast",
         "opened_at": "2026-11-27T11:30:00Z",
         "status": "active",
-    }
+    } | fields
+
+
+def test_alert_rows_say_current_value_cause_and_lead_time() -> None:
     now = datetime(2026, 11, 27, 12, tzinfo=UTC)
-    (row,) = data.alert_rows([alert], now)
+    (row,) = data.alert_rows([_alert()], now)
     assert row["lead_time_min"] == 40 and row["open_for_min"] == 30.0
-    assert row["when"] == "in ~40 min"
-    (now_row,) = data.alert_rows([alert | {"minutes_ahead": None}], now)
-    assert now_row["when"] == "p90 stays below it in the horizon"
+    assert row["current"] == 72.3 and row["cause"] == "forecast"
+    assert row["summary"] == "90% likely to reach critical 95, in ~40 min (now 72.3)"
+    (unsure,) = data.alert_rows([_alert(minutes_ahead=None, probability=0.62)], now)
+    assert unsure["summary"] == "62% likely to reach critical 95 (now 72.3)"
+
+
+def test_a_current_cause_alert_states_the_value_and_threshold() -> None:
+    now = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    current = _alert(cause="current", current_value=97.1, minutes_ahead=None, probability=0.4)
+    (row,) = data.alert_rows([current], now)
+    assert row["cause"] == "current" and row["current"] == 97.1
+    assert row["summary"] == "at 97.1 now (critical 95)"
+    # an older daemon's alert without a cause: told from its current value
+    older = {k: v for k, v in current.items() if k != "cause"}
+    (row,) = data.alert_rows([older], now)
+    assert row["cause"] == "current" and row["summary"] == "at 97.1 now (critical 95)"
+    assert "p90" not in row["summary"]
+
+
+def test_alert_rows_word_the_latest_forecast_of_the_pair() -> None:
+    now = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    # an alert still open from an earlier cycle, the value since back to 35.3
+    held = _alert(cause="current", current_value=99.0, minutes_ahead=0, probability=1.0)
+    calm = metric([35.3], critical_p=0.05, warning_p=0.1, minutes_to_critical=None)
+    (row,) = data.alert_rows([held], now, {"db1": server(mem_pct=calm)})
+    assert row["cause"] == "forecast" and row["current"] == 35.3
+    assert row["summary"] == "5% likely to reach critical 95 within 8 h (now 35.3)"
+    assert row["probability"] == 1.0  # the alert's own, as it was opened or last changed
+    # a forecast alert whose metric is now over the threshold
+    hot = {"db1": server(mem_pct=metric([97.1], critical_p=0.6))}
+    (row,) = data.alert_rows([_alert()], now, hot)
+    assert row["cause"] == "current" and row["summary"] == "at 97.1 now (critical 95)"
+    # a warning alert about the critical threshold is worded as critical
+    rising = {"db1": server(mem_pct=metric([70.0], critical_p=0.5, minutes_to_critical=90))}
+    (row,) = data.alert_rows([_alert(level="warning")], now, rising)
+    assert row["summary"] == "50% likely to reach critical 95 within 8 h, in ~90 min (now 70)"
+    # thresholds changed since the alert: the alert's own values
+    moved = {"db1": server(mem_pct=metric([70.0], critical=90.0, critical_p=0.9))}
+    (row,) = data.alert_rows([_alert()], now, moved)
+    assert row["summary"] == "90% likely to reach critical 95, in ~40 min (now 72.3)"
+
+
+def test_recent_events_carry_cause_and_lead_times() -> None:
+    alert = _alert(cause="current", current_value=96.0)
     events = [
         {"event": "opened", "at": "2026-11-27T11:30:00Z", "alert": alert},
         {
@@ -150,6 +297,7 @@ def test_alert_rows_and_recent_events_carry_lead_times() -> None:
     rows = data.recent_rows(events)
     assert [r["event"] for r in rows] == ["resolved", "opened"]
     assert rows[1]["lead_time_min"] == 40
+    assert rows[1]["cause"] == "current" and rows[1]["current"] == 96.0
 
 
 @pytest.mark.parametrize(

@@ -56,10 +56,6 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
-def _num(value: float | None) -> str:
-    return "?" if value is None else f"{value:g}"
-
-
 def _show_problem(problem: data.Problem) -> None:
     st.error(problem.message)
     if problem.hints:
@@ -121,33 +117,60 @@ def _overview(fleet: FleetView) -> None:
         )
 
 
+_RISK_COLUMNS = (
+    "server",
+    "metric",
+    "current",
+    "at_stake",
+    "threshold",
+    "probability",
+    "expected",
+    "expected_at",
+    "cause",
+    "p_critical_30m",
+    "p_critical_8h",
+    "p_warning_8h",
+    "alert",
+    "model",
+)
+_ALERT_COLUMNS = (
+    "server",
+    "metric",
+    "level",
+    "cause",
+    "current",
+    "threshold",
+    "summary",
+    "probability",
+    "lead_time_min",
+    "predicted_p90",
+    "open_for_min",
+    "opened_at",
+)
+
+
+def _probability_column(label: str) -> Any:
+    return st.column_config.ProgressColumn(label, min_value=0.0, max_value=1.0, format="percent")
+
+
 def _top_risks(fleet: FleetView) -> None:
     rows = data.top_risks(fleet.predictions["predictions"], fleet.predictions["alerts"])
     if not rows:
-        st.success("No server is likely to cross a threshold in the next 8 hours.")
+        st.success("No metric is over a threshold or likely to cross one in the next 8 hours.")
         return
     for r in rows[:5]:
-        if r["when"] == "already above":
-            what = (
-                f"already above {r['crossing']} ({_num(r['current'])} ≥ {_num(r['threshold'])}); "
-                f"{_pct(r['probability'])} likely to be above it within 8 h"
-            )
-        else:
-            what = (
-                f"{_pct(r['probability'])} likely to cross {r['crossing']} "
-                f"({_num(r['threshold'])}) {r['when']}"
-            )
-        st.markdown(
-            f"{_LEVEL_MARK.get(r['level'], '')} **{r['server']}** · `{r['metric']}`: {what}"
-            f" · {r['model']}"
-        )
+        # over a threshold: its level's mark; predicted: the "watch" mark
+        mark = _LEVEL_MARK[r["at_stake"] if r["cause"] == "current" else "watch"]
+        st.markdown(f"{mark} **{r['server']}** · `{r['metric']}`: {r['summary']} · {r['model']}")
     st.dataframe(
         rows,
         hide_index=True,
+        column_order=_RISK_COLUMNS,
         column_config={
-            "probability": st.column_config.ProgressColumn(
-                "P (8 h)", min_value=0.0, max_value=1.0, format="percent"
-            )
+            "probability": _probability_column("P (8 h)"),
+            "p_critical_30m": _probability_column("P critical 30 min"),
+            "p_critical_8h": _probability_column("P critical 8 h"),
+            "p_warning_8h": _probability_column("P warning 8 h"),
         },
     )
 
@@ -216,7 +239,11 @@ def _heatmap(fleet: FleetView) -> None:
 def _alerts(fleet: FleetView) -> None:
     st.markdown(f"**Active alerts** ({len(fleet.active)})")
     if fleet.active:
-        st.dataframe(data.alert_rows(fleet.active, fleet.fetched_at), hide_index=True)
+        st.dataframe(
+            data.alert_rows(fleet.active, fleet.fetched_at, fleet.predictions["predictions"]),
+            hide_index=True,
+            column_order=_ALERT_COLUMNS,
+        )
     else:
         st.caption("No active alert.")
     st.markdown(f"**Recent events** (last {data.RECENT_ALERT_HOURS:.0f} h)")

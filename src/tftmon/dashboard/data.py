@@ -13,12 +13,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
 from tftmon.client import TftmonClient
+from tftmon.dashboard.pair_risk import FLOOR, PairRisk, fmt_value, pair_risk, pair_risks
 from tftmon.errors import ConfigError, DaemonResponseError, DaemonUnavailableError
-from tftmon.schemas import ALERT_LEVELS, METRICS
+from tftmon.schemas import ALERT_LEVELS
 
 DEFAULT_REFRESH_S: Final = 30.0
 HISTORY_HOURS: Final = 8.0
 RECENT_ALERT_HOURS: Final = 24.0
+HORIZON_HOURS: Final = 8.0  # the window of the 8 h probabilities
+WINDOW: Final = f"{HORIZON_HOURS:g} h"
 _RANK: Final = {level: i for i, level in enumerate(ALERT_LEVELS)}
 
 
@@ -160,82 +163,200 @@ def top_risks(
     predictions: Mapping[str, Mapping[str, Any]],
     alerts: Sequence[Mapping[str, Any]],
     limit: int = 20,
-    min_probability: float = 0.05,
+    min_probability: float = FLOOR,
 ) -> list[dict[str, Any]]:
-    """The riskiest (server, metric) pairs: which metric, how likely, and when.
+    """The riskiest (server, metric) pairs: what is at stake, how likely, when, and why.
 
-    Probability is that of crossing the critical threshold within 8 h, or the warning one
-    when that is higher; ``minutes_ahead`` comes from the daemon's alert of the pair, if any.
+    Pairs already over a threshold come first (critical before warning), then the likeliest
+    to cross critical within 30 min, critical within 8 h, warning within 8 h. A pair is left
+    out when it is over no threshold and every probability of it is below ``min_probability``.
+    When the daemon does not give ``minutes_to_*``, the minutes come from its alert on the pair.
     """
-    when = {(a["server"], a["metric"]): a for a in alerts}
-    out = []
-    for name, p in predictions.items():
-        for metric in METRICS:
-            m = p.get(metric)
-            if not isinstance(m, dict):
-                continue
-            critical = float(m.get("exceed_critical_8h", 0.0))
-            warning = float(m.get("exceed_warning_8h", 0.0))
-            kind, probability = (
-                ("critical", critical)
-                if critical >= warning / 2
-                else (
-                    "warning",
-                    warning,
-                )
-            )
-            if probability < min_probability:
-                continue
-            alert = when.get((name, metric), {})
-            current, threshold = m.get("current"), m.get(f"{kind}_threshold")
-            minutes = alert.get("minutes_ahead")
-            out.append(
-                {
-                    "server": name,
-                    "metric": metric,
-                    "level": alert.get("level", p.get("alert", "healthy")),
-                    "crossing": kind,
-                    "probability": round(probability, 4),
-                    "when": when_text(minutes, current, threshold),
-                    "p_critical_30m": m.get("exceed_critical_30m", 0.0),
-                    "minutes_ahead": minutes,
-                    "current": current,
-                    "threshold": threshold,
-                    "model": p.get("model_type", "?"),
-                }
-            )
-    out.sort(key=lambda r: (-_RANK.get(r["level"], 0), -r["probability"], r["server"]))
-    return out[:limit]
+    alerted = {(a["server"], a["metric"]): a for a in alerts}
+    risks = [r for r in pair_risks(predictions) if r.notable(min_probability)]
+    risks.sort(key=lambda r: (*r.urgency, r.server, r.metric))
+    return [
+        _risk_row(r, predictions[r.server], alerted.get((r.server, r.metric), {}))
+        for r in risks[:limit]
+    ]
 
 
-def when_text(minutes_ahead: int | None, current: float | None, threshold: float | None) -> str:
-    """When a crossing is expected, in words: already, in about N minutes, or within 8 h."""
-    if current is not None and threshold is not None and current >= threshold:
-        return "already above"
-    if minutes_ahead is not None:
-        return (
-            f"in ~{minutes_ahead} min" if minutes_ahead < 120 else f"in ~{minutes_ahead / 60:.1f} h"
+def _risk_row(
+    risk: PairRisk, server: Mapping[str, Any], alert: Mapping[str, Any]
+) -> dict[str, Any]:
+    stake, threshold = risk.stake, risk.threshold(risk.stake)
+    minutes = risk.minutes_to(stake)
+    if minutes is None and alert.get("threshold") == threshold:
+        minutes = alert.get("minutes_ahead")
+    return {
+        "server": risk.server,
+        "metric": risk.metric,
+        "current": risk.current,
+        "at_stake": stake,
+        "threshold": threshold,
+        "probability": round(risk.probability, 4),
+        "expected": when_text(minutes, over=risk.over is not None),
+        "expected_at": "" if risk.over else _clock(server.get("forecast_start"), minutes),
+        "cause": risk.cause,
+        "p_critical_30m": round(risk.p_critical_30m, 4),
+        "p_critical_8h": round(risk.p_critical_8h, 4),
+        "p_warning_8h": round(risk.p_warning_8h, 4),
+        "alert": alert.get("level", ""),
+        "model": server.get("model_type", "?"),
+        "minutes_ahead": minutes,
+        "summary": _risk_summary(risk, minutes),
+    }
+
+
+def _risk_summary(risk: PairRisk, minutes: int | None) -> str:
+    """The pair's outlook in words; for a pair over warning, also its critical outlook."""
+    stake = risk.stake
+    text = crossing_text(
+        Outlook(
+            stake,
+            risk.threshold(stake),
+            risk.current,
+            risk.cause,
+            minutes,
+            risk.probability,
+            WINDOW,
         )
-    return "within 8 h"
+    )
+    if risk.over != "warning" or risk.p_critical_8h < FLOOR:
+        return text
+    critical = Outlook(
+        "critical",
+        risk.critical_threshold,
+        None,
+        "forecast",
+        risk.minutes_to_critical,
+        risk.p_critical_8h,
+        WINDOW,
+    )
+    return f"{text}; {crossing_text(critical)}"
 
 
-def alert_rows(active: Sequence[Mapping[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """Active alerts with their lead time (how far ahead the crossing is predicted)."""
+def _clock(start: Any, minutes: int | None) -> str:
+    """``HH:MM UTC`` of ``start`` (ISO 8601) plus ``minutes``; empty when either is unknown."""
+    if not isinstance(start, str) or minutes is None:
+        return ""
+    at = datetime.fromisoformat(start.replace("Z", "+00:00")) + timedelta(minutes=minutes)
+    return f"{at.astimezone(UTC):%H:%M} UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class Outlook:
+    """One pair against one threshold, as the dashboard words it."""
+
+    kind: str  # which threshold: "warning" or "critical"
+    threshold: float | None
+    current: float | None
+    cause: str  # "current": at or over it now; "forecast": predicted
+    minutes: int | None  # to the expected crossing; None: none expected, or unknown
+    probability: float | None
+    window: str | None = None  # what ``probability`` is within ("8 h"); None: unsaid
+
+
+def when_text(minutes: int | None, *, over: bool = False) -> str:
+    """When a crossing is expected: now, at the next step, in about N min or h, or within 8 h."""
+    if over:
+        return "now"
+    if minutes is None:
+        return f"within {WINDOW}"
+    if minutes == 0:
+        return "at the next step"
+    return f"in ~{minutes} min" if minutes < 120 else f"in ~{minutes / 60:.1f} h"
+
+
+def crossing_text(o: Outlook) -> str:
+    """An outlook in words that agree with its cause and forecast.
+
+    ``at 97.1 now (critical 95)``; ``80% likely to reach critical 95 within 8 h, in ~25 min
+    (now 72.3)``; ``expected to reach warning 80 in ~2.5 h``.
+    """
+    limit = f"{o.kind} {fmt_value(o.threshold)}"
+    if o.cause == "current":
+        return (
+            f"over {limit} now" if o.current is None else f"at {fmt_value(o.current)} now ({limit})"
+        )
+    if o.probability is not None:
+        text = f"{o.probability:.0%} likely to reach {limit}"
+    else:
+        text = f"{'may' if o.minutes is None else 'expected to'} reach {limit}"
+    if o.window:
+        text += f" within {o.window}"
+    if o.minutes is not None:
+        text += f"{',' if o.probability is not None else ''} {when_text(o.minutes)}"
+    return text if o.current is None else f"{text} (now {fmt_value(o.current)})"
+
+
+def alert_cause(alert: Mapping[str, Any]) -> str:
+    """``current`` when the alert says so or its current value is at the threshold, else
+    ``forecast`` (alerts of older daemons carry no cause)."""
+    value, threshold = alert.get("current_value"), alert.get("threshold")
+    at_threshold = value is not None and threshold is not None and value >= threshold
+    return "current" if alert.get("cause") == "current" or at_threshold else "forecast"
+
+
+def alert_outlook(
+    alert: Mapping[str, Any], predictions: Mapping[str, Mapping[str, Any]] | None = None
+) -> Outlook:
+    """An alert's threshold as the latest forecast of its pair sees it, when ``predictions``
+    has the pair; else as the alert itself says (its values date from its last change)."""
+    entry = (predictions or {}).get(alert["server"], {}).get(alert["metric"])
+    live = _live_outlook(alert, entry) if isinstance(entry, Mapping) else None
+    if live is not None:
+        return live
+    cause = alert_cause(alert)
+    return Outlook(
+        kind=alert["level"],
+        threshold=alert["threshold"],
+        current=alert.get("current_value"),
+        cause=cause,
+        minutes=None if cause == "current" else alert.get("minutes_ahead"),
+        probability=alert.get("probability"),
+    )
+
+
+def _live_outlook(alert: Mapping[str, Any], entry: Mapping[str, Any]) -> Outlook | None:
+    risk = pair_risk(alert["server"], alert["metric"], entry)
+    kind = risk.kind_of(alert["threshold"])
+    if kind is None:  # thresholds changed since the alert: its own values are all we have
+        return None
+    return Outlook(
+        kind=kind,
+        threshold=alert["threshold"],
+        current=risk.current,
+        cause="current" if risk.reached(kind) else "forecast",
+        minutes=risk.minutes_to(kind),
+        probability=risk.p_8h(kind),
+        window=WINDOW,
+    )
+
+
+def alert_rows(
+    active: Sequence[Mapping[str, Any]],
+    now: datetime,
+    predictions: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Active alerts: current value, cause and outlook in words (from the latest forecast of
+    the pair when ``predictions`` has it), the alert's probability and lead time."""
     rows = []
     for a in active:
         opened = datetime.fromisoformat(str(a["opened_at"]).replace("Z", "+00:00"))
+        outlook = alert_outlook(a, predictions)
         rows.append(
             {
                 "server": a["server"],
                 "metric": a["metric"],
                 "level": a["level"],
+                "cause": outlook.cause,
+                "current": outlook.current,
+                "threshold": a["threshold"],
+                "summary": crossing_text(outlook),
                 "probability": a["probability"],
                 "lead_time_min": a.get("minutes_ahead"),
-                "when": when_text(a.get("minutes_ahead"), None, None)
-                if a.get("minutes_ahead") is not None
-                else "p90 stays below it in the horizon",
                 "predicted_p90": a.get("predicted_p90"),
-                "threshold": a["threshold"],
                 "open_for_min": round((now - opened).total_seconds() / 60, 1),
                 "opened_at": a["opened_at"],
             }
@@ -244,7 +365,7 @@ def alert_rows(active: Sequence[Mapping[str, Any]], now: datetime) -> list[dict[
 
 
 def recent_rows(events: Sequence[Mapping[str, Any]], limit: int = 200) -> list[dict[str, Any]]:
-    """Alert events, newest first, each with the lead time it carried."""
+    """Alert events, newest first, each with its cause and the lead time it carried."""
     rows = []
     for event in reversed(events[-limit:]):
         a = event["alert"]
@@ -255,6 +376,8 @@ def recent_rows(events: Sequence[Mapping[str, Any]], limit: int = 200) -> list[d
                 "server": a["server"],
                 "metric": a["metric"],
                 "level": a["level"],
+                "cause": alert_cause(a),
+                "current": a.get("current_value"),
                 "probability": a["probability"],
                 "lead_time_min": a.get("minutes_ahead"),
                 "status": a["status"],
