@@ -11,7 +11,7 @@ from tests.dashboard.conftest import FLEET
 from tests.dashboard.stack import WARMING
 from tests.servers import API_KEY, REPO, DaemonProcess, free_port
 from tftmon.client import TftmonClient
-from tftmon.dashboard.data import server_rows
+from tftmon.dashboard.data import server_rows, top_risks
 
 pytestmark = pytest.mark.integration
 APP = str(REPO / "tft_dashboard_web.py")
@@ -50,6 +50,7 @@ def test_fleet_views_against_a_real_daemon(
     with TftmonClient(fleet_daemon.url, API_KEY) as client:
         doc = client.predictions(summary=True)
         status = client.status()
+        active = client.active_alerts()
     # the server list is the daemon's, riskiest first; the riskiest is selected
     select = at.selectbox(key="server")
     assert select.options == [r["server"] for r in server_rows(doc["predictions"])]
@@ -57,11 +58,22 @@ def test_fleet_views_against_a_real_daemon(
     titles = _titles(at)
     for metric in ("cpu_pct", "mem_pct", "disk_io_mb_s", "latency_ms"):
         assert f"{metric} forecast" in titles
-    assert any(t.startswith("Probability of crossing critical") for t in titles)
+    assert any(t.startswith("Highest probability of crossing a threshold") for t in titles)
     assert "Validation MAE (lower is better)" in titles
     # the calibration figure appears exactly when the served model has a calibration
     assert ("Probability calibration" in titles) == (status["model"]["calibration"] is not None)
     assert ("Records ingested", f"{status['records_ingested']:,}") in metrics
+    # top risks: (server, metric) pairs with cause; active alerts with current value and cause
+    risks = top_risks(doc["predictions"], doc["alerts"])
+    tables = [d.value for d in at.dataframe]
+    if risks:
+        first = f"**{risks[0]['server']}** · `{risks[0]['metric']}`: "
+        assert any(first in m.value for m in at.markdown)
+        assert any({"at_stake", "cause", "current"} <= set(t.columns) for t in tables)
+    else:
+        assert any("No metric is over a threshold" in s.value for s in at.success)
+    if active:
+        assert any({"cause", "current", "summary"} <= set(t.columns) for t in tables)
     # a server with too little history: warming up, and forecast by the baseline
     at.selectbox(key="server").select(WARMING).run()
     assert not at.exception

@@ -54,20 +54,28 @@ def test_forecast_figure_of_an_absent_metric_is_empty_not_invented() -> None:
     assert len(fig.data) == 0
 
 
-def test_risk_heatmap_sorts_servers_and_leaves_absent_metrics_empty() -> None:
+def test_risk_heatmap_shows_where_the_risk_is() -> None:
     predictions = {
         "calm": server(risk=5.0, cpu_pct=metric([1.0], critical_p=0.05)),
-        "hot": server(
-            "critical", 99.0, cpu_pct=metric([1.0], critical_p=0.9), mem_pct=metric([1.0])
+        # a high risk score, but only a likely warning: no critical probability to show
+        "warm": server(
+            "warning", 80.0, cpu_pct=metric([1.0], warning_p=0.6), latency_ms=metric([1.0])
         ),
-        "warm": server("warning", 50.0, cpu_pct=metric([1.0], critical_p=0.4)),
+        # a low risk score, but memory already over critical (an older daemon's P 0.1)
+        "hot": server("healthy", 2.0, cpu_pct=metric([1.0]), mem_pct=metric([97.0])),
     }
-    fig = figures.risk_heatmap(predictions, max_servers=2)
-    heat = fig.data[0]
+    heat = figures.risk_heatmap(predictions, max_servers=2).data[0]
     assert list(heat.y) == ["hot", "warm"]
     assert list(heat.x) == ["cpu_pct", "mem_pct", "disk_io_mb_s", "latency_ms"]
-    assert list(heat.z[0][:3]) == [0.9, 0.0, None]
-    assert heat.text[0][0] == "90%" and heat.text[1][1] == ""
+    assert list(heat.z[0]) == [0.0, 1.0, None, None]
+    assert list(heat.z[1]) == [0.6, None, None, 0.0]
+    assert list(heat.text[0]) == ["0%", "critical now", "", ""]
+    assert heat.text[1][0] == "60%"
+    assert heat.customdata[0][1] == "at 97 now, over critical 95"
+    assert heat.customdata[0][2] == "not reported"
+    assert "P warning 8 h 60%" in heat.customdata[1][0]
+    everyone = figures.risk_heatmap(predictions).data[0]
+    assert list(everyone.y) == ["hot", "warm", "calm"]
 
 
 def test_level_counts_figure() -> None:

@@ -9,6 +9,7 @@ from typing import Any, Final
 
 import plotly.graph_objects as go
 
+from tftmon.dashboard.pair_risk import OVER_RANK, PairRisk, fmt_value, pair_risks
 from tftmon.schemas import ALERT_LEVELS, METRIC_SPECS, METRICS
 
 LEVEL_COLORS: Final[dict[str, str]] = {
@@ -95,54 +96,69 @@ def level_counts_figure(environment: Mapping[str, Any]) -> go.Figure:
 
 
 def risk_heatmap(
-    predictions: Mapping[str, Mapping[str, Any]],
-    *,
-    field: str = "exceed_critical_8h",
-    max_servers: int = 40,
+    predictions: Mapping[str, Mapping[str, Any]], *, max_servers: int = 40
 ) -> go.Figure:
-    """Servers (riskiest first, at most ``max_servers``) × metrics, coloured by ``field``.
+    """Servers (most urgent first, at most ``max_servers``) × metrics, coloured by risk.
 
-    A metric a server never reported is an empty cell, not a zero.
+    A cell is the highest probability of the metric crossing a threshold (30 min or 8 h,
+    warning or critical), 1.0 when the metric is already over one. Servers with a metric over
+    critical come first, then over warning, then by their highest cell. A metric a server
+    never reported is an empty cell, not a zero.
     """
-    ranked = sorted(predictions.items(), key=lambda kv: (-kv[1].get("risk_score", 0), kv[0]))
-    ranked = ranked[:max_servers]
-    names = [name for name, _ in ranked]
-    z: list[list[float | None]] = []
-    text: list[list[str]] = []
-    for _, server in ranked:
-        row: list[float | None] = []
-        labels: list[str] = []
-        for metric in METRICS:
-            value = (
-                server.get(metric, {}).get(field) if isinstance(server.get(metric), dict) else None
-            )
-            row.append(None if value is None else float(value))
-            labels.append("" if value is None else f"{100 * value:.0f}%")
-        z.append(row)
-        text.append(labels)
+    cells: dict[str, dict[str, PairRisk]] = {}
+    for risk in pair_risks(predictions):
+        cells.setdefault(risk.server, {})[risk.metric] = risk
+
+    def rank(name: str) -> tuple[int, float, float, str]:
+        risks = cells.get(name, {}).values()
+        over = max((OVER_RANK[r.over] for r in risks), default=0)
+        peak = max((r.peak for r in risks), default=0.0)
+        return (-over, -peak, -float(predictions[name].get("risk_score", 0.0)), name)
+
+    names = sorted(predictions, key=rank)[:max_servers]
+    rows = [[cells.get(name, {}).get(metric) for metric in METRICS] for name in names]
     fig = go.Figure(
         go.Heatmap(
-            z=z,
+            z=[[None if r is None else r.peak for r in row] for row in rows],
             x=list(METRICS),
             y=names,
-            text=text,
+            text=[[_cell_label(r) for r in row] for row in rows],
+            customdata=[[_cell_hover(r) for r in row] for row in rows],
             texttemplate="%{text}",
             zmin=0.0,
             zmax=1.0,
             colorscale=[(0.0, "#f1f8e9"), (0.3, "#fff59d"), (0.6, "#ffb74d"), (1.0, "#c62828")],
             colorbar={"title": "P", "tickformat": ".0%"},
-            hovertemplate="%{y} · %{x}: %{z:.1%}<extra></extra>",
+            hovertemplate="%{y} · %{x}: %{customdata}<extra></extra>",
             xgap=2,
             ygap=2,
         )
     )
     fig.update_layout(
-        title=f"Probability of crossing critical within 8 h ({len(names)} riskiest servers)",
+        title=f"Highest probability of crossing a threshold ({len(names)} riskiest servers)",
         height=max(260, 60 + 22 * len(names)),
         margin=_MARGIN,
     )
     fig.update_yaxes(autorange="reversed", type="category")
     return fig
+
+
+def _cell_label(risk: PairRisk | None) -> str:
+    if risk is None:
+        return ""
+    return f"{risk.over} now" if risk.over is not None else f"{100 * risk.peak:.0f}%"
+
+
+def _cell_hover(risk: PairRisk | None) -> str:
+    if risk is None:
+        return "not reported"
+    if risk.over is not None:
+        limit = fmt_value(risk.threshold(risk.over))
+        return f"at {fmt_value(risk.current)} now, over {risk.over} {limit}"
+    return (
+        f"P critical 30 min {risk.p_critical_30m:.0%}, 8 h {risk.p_critical_8h:.0%};"
+        f" P warning 8 h {risk.p_warning_8h:.0%}"
+    )
 
 
 def forecast_figure(
