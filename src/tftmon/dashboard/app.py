@@ -243,6 +243,7 @@ def _alerts(fleet: FleetView) -> None:
             data.alert_rows(fleet.active, fleet.fetched_at, fleet.predictions["predictions"]),
             hide_index=True,
             column_order=_ALERT_COLUMNS,
+            column_config={"probability": _probability_column("P (alert)")},
         )
     else:
         st.caption("No active alert.")
