@@ -11,6 +11,8 @@ from tftmon.risk import (
     CRITICAL,
     HEALTHY,
     WARNING,
+    WATCH,
+    AlertPolicy,
     Thresholds,
     assess,
     exceedance_probability,
@@ -58,7 +60,64 @@ def test_levels_and_scores() -> None:
     assert risk.level.tolist() == [HEALTHY, WARNING, CRITICAL]
     assert risk.risk_score[0] < risk.risk_score[1] < risk.risk_score[2] == 100.0
     assert risk.incident_probability_8h[2] > 0.9
-    assert risk.first_critical_step[2, 0] == 1
+    assert risk.critical_step[2, 0] == 0  # already there
+    assert risk.warning_step[1, 0] == 1  # the median path is at 88 from the first step
+    assert risk.critical_step[0, 0] == -1
+
+
+def test_values_over_a_threshold_have_crossed_it() -> None:
+    """A server at critical now has P = 1 for every window, whatever its forecast says."""
+    warn, crit = Thresholds.defaults().arrays(["generic"])
+    quantiles = _forecast(30)  # the forecast expects an immediate fall back to 30
+    current = np.array([[97.0, 30.0, 30.0, 30.0]])
+    risk = assess(quantiles, LEVELS, current, warn, crit, 300)
+    for p in (risk.p_warning_30m, risk.p_warning_8h, risk.p_critical_30m, risk.p_critical_8h):
+        assert p[0, 0] == 1.0
+        assert p[0, 1] < 0.01
+    assert risk.metric_level[0].tolist() == [CRITICAL, HEALTHY, HEALTHY, HEALTHY]
+
+
+def test_critical_never_above_warning_nor_30m_above_8h() -> None:
+    """A calibration that maps critical higher than warning cannot break the order."""
+    from tftmon.calibration import Calibration
+
+    grid = np.linspace(0, 1, 11)
+    skew = Calibration(
+        {
+            "warning_within_30m": (grid, grid * 0.1),
+            "warning_within_8h": (grid, grid * 0.2),
+            "critical_within_30m": (grid, np.minimum(grid * 3, 1)),
+            "critical_within_8h": (grid, np.minimum(grid * 2, 1)),
+        },
+        {},
+    )
+    warn, crit = Thresholds.defaults().arrays(["generic"] * 2)
+    quantiles = np.concatenate([_forecast(93), _forecast(80)])
+    current = np.full((2, 4), 50.0)
+    risk = assess(quantiles, LEVELS, current, warn, crit, 300, skew)
+    assert (risk.p_critical_30m <= risk.p_critical_8h).all()
+    assert (risk.p_critical_8h <= risk.p_warning_8h).all()
+    assert (risk.p_warning_30m <= risk.p_warning_8h).all()
+    assert (risk.p_critical_30m <= risk.p_warning_30m).all()
+    assert risk.p_critical_30m[0, 0] > 0.5  # the map did apply
+
+
+def test_policy_levels_and_hold_band() -> None:
+    """Opening needs the policy's probability; holding takes less, or a value near the line."""
+    warn, crit = Thresholds.defaults().arrays(["generic"] * 3)
+    # cpu warning 85: P(warning within 8 h) about 0.4 / 0.02 / ~0 for these medians
+    quantiles = np.concatenate([_forecast(84.5), _forecast(81), _forecast(60)])
+    current = np.array([[84.5] * 4, [83.0] * 4, [60.0] * 4])
+    policy = AlertPolicy(warning_probability=0.6, hold_ratio=0.6, value_band=0.03)
+    risk = assess(quantiles, LEVELS, current, warn, crit, 300, policy=policy)
+    assert risk.metric_level[:, 0].tolist() == [WATCH, HEALTHY, HEALTHY]
+    # 84.5 holds by probability (0.4 >= 0.36); 83.0 is within 3 % of 85 (82.45)
+    assert risk.hold_level[:, 0].tolist() == [WARNING, WARNING, HEALTHY]
+    strict = AlertPolicy(warning_probability=0.3)
+    assert (
+        assess(quantiles, LEVELS, current, warn, crit, 300, policy=strict).metric_level[0, 0]
+        == WARNING
+    )
 
 
 def test_profile_overrides() -> None:

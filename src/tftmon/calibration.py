@@ -1,11 +1,14 @@
 """Probability calibration: monotone maps from raw to observed crossing frequency.
 
-``tftmon-calibrate`` replays labelled-free data through the model and the risk engine,
-pairs each server's raw probability of a critical crossing (within 30 min, within 8 h)
-with whether one followed, and fits an isotonic (monotone, non-decreasing) regression.
-The map is stored with the model as ``calibration.json`` and applied by ``risk.assess``
-to every critical-crossing probability, so a reported 0.3 means "happened about 30 % of
-the time" on data like the calibration set.
+``tftmon-calibrate`` replays data through the model and the risk engine, pairs each
+(server, metric)'s raw probability of crossing its warning and critical thresholds (within
+30 min, within 8 h) with whether a crossing followed, and fits per window a monotone
+(non-decreasing) map by isotonic regression whose blocks each hold at least
+``min_cases`` cases, so a map keeps resolution where data is dense and never rests on a
+handful of points. A window with fewer than ``min_events`` crossings keeps its raw
+probabilities and says why (``reasons``, shown in ``/status``). The maps are stored with
+the model as ``calibration.json`` and applied by ``risk.assess``, so a reported 0.3 means
+"happened about 30 % of the time" on data like the calibration set.
 """
 
 from __future__ import annotations
@@ -13,32 +16,56 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
 FILE = "calibration.json"
-WINDOWS = ("critical_within_30m", "critical_within_8h")
+WINDOWS: Final = (
+    "warning_within_30m",
+    "warning_within_8h",
+    "critical_within_30m",
+    "critical_within_8h",
+)
+MIN_EVENTS: Final = 30
+MIN_CASES: Final = 100
+
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Piecewise-linear monotone maps per window (``x`` raw → ``y`` calibrated)."""
+    """Piecewise-linear monotone maps per window (``x`` raw → ``y`` calibrated).
 
-    maps: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]
+    A window without a map (too few events when fitted) passes raw probabilities through;
+    ``reasons`` says why.
+    """
+
+    maps: dict[str, tuple[FloatArray, FloatArray]]
     meta: dict[str, Any]
 
-    def apply(self, window: str, p: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
-        """Calibrated probabilities (NaN stays NaN)."""
+    @property
+    def reasons(self) -> dict[str, str]:
+        """Per window without a map, why it has none."""
+        stored: dict[str, str] = self.meta.get("uncalibrated", {})
+        return {
+            w: stored.get(w, "not in the calibration file") for w in WINDOWS if w not in self.maps
+        }
+
+    def apply(self, window: str, p: npt.NDArray[np.floating]) -> FloatArray:
+        """Calibrated probabilities (NaN stays NaN; raw where the window has no map)."""
+        raw = np.asarray(p, np.float64)
+        if window not in self.maps:
+            return raw
         x, y = self.maps[window]
-        out = np.interp(np.nan_to_num(p, nan=0.0), x, y)
-        return np.where(np.isnan(p), np.nan, out)
+        out = np.interp(np.nan_to_num(raw, nan=0.0), x, y)
+        return np.where(np.isnan(raw), np.nan, out)
 
     def save(self, folder: Path) -> Path:
         """Write ``folder/calibration.json``."""
         body = {
-            "format": 1,
+            "format": 2,
             **self.meta,
             "maps": {k: {"x": x.tolist(), "y": y.tolist()} for k, (x, y) in self.maps.items()},
         }
@@ -61,20 +88,87 @@ class Calibration:
         return cls(maps, meta)
 
 
+def isotonic_blocks(
+    raw: FloatArray, seen: npt.NDArray[np.bool_], min_cases: int
+) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
+    """Pool-adjacent-violators on ``raw`` sorted, then merge blocks under ``min_cases``.
+
+    Returns each block's mean raw probability, observed frequency and size (ascending).
+    Merging two adjacent blocks of a monotone sequence keeps it monotone.
+    """
+    order = np.argsort(raw, kind="stable")
+    xs, ys = raw[order], seen[order].astype(np.float64)
+    # blocks as [sum_x, sum_y, n]; equal raw values always share a block
+    _, starts = np.unique(xs, return_index=True)
+    counts = np.diff(np.append(starts, xs.size))
+    sx = np.add.reduceat(xs, starts) if xs.size else np.zeros(0)
+    sy = np.add.reduceat(ys, starts) if xs.size else np.zeros(0)
+    blocks: list[list[float]] = []
+    for bx, by, n in zip(sx.tolist(), sy.tolist(), counts.tolist(), strict=True):
+        blocks.append([bx, by, float(n)])
+        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2]:
+            last = blocks.pop()
+            blocks[-1] = [a + b for a, b in zip(blocks[-1], last, strict=True)]
+    i = 0
+    while len(blocks) > 1 and i < len(blocks):
+        if blocks[i][2] >= min_cases:
+            i += 1
+            continue
+        if i == 0:
+            j = 1
+        elif i == len(blocks) - 1:
+            j = i - 1
+        else:  # the neighbour whose frequency is closer
+            f = blocks[i][1] / blocks[i][2]
+            left = abs(blocks[i - 1][1] / blocks[i - 1][2] - f)
+            right = abs(blocks[i + 1][1] / blocks[i + 1][2] - f)
+            j = i - 1 if left <= right else i + 1
+        a, b = min(i, j), max(i, j)
+        blocks[a] = [u + v for u, v in zip(blocks[a], blocks[b], strict=True)]
+        del blocks[b]
+        i = max(0, a - 1)
+    arr = np.asarray(blocks, np.float64).reshape(-1, 3)
+    return arr[:, 0] / arr[:, 2], arr[:, 1] / arr[:, 2], arr[:, 2].astype(np.int64)
+
+
 def fit(
-    raw: dict[str, npt.NDArray[np.float64]],
+    raw: dict[str, FloatArray],
     observed: dict[str, npt.NDArray[np.bool_]],
     meta: dict[str, Any],
+    *,
+    min_events: int = MIN_EVENTS,
+    min_cases: int = MIN_CASES,
 ) -> Calibration:
-    """Isotonic maps from raw probabilities to observed frequencies, per window."""
-    from sklearn.isotonic import IsotonicRegression
+    """Monotone maps from raw probabilities to observed frequencies, per window given.
 
-    maps = {}
+    Each map runs through the blocks' (mean raw, observed frequency) points, flat beyond
+    the outer ones. Windows with fewer than ``min_events`` crossings get no map.
+    """
+    maps: dict[str, tuple[FloatArray, FloatArray]] = {}
+    uncalibrated: dict[str, str] = {}
+    events: dict[str, int] = {}
     for window in WINDOWS:
-        iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
-        iso.fit(raw[window], observed[window].astype(np.float64))
-        x = np.concatenate([[0.0], iso.X_thresholds_, [1.0]])
-        y = np.concatenate([[iso.y_thresholds_[0]], iso.y_thresholds_, [iso.y_thresholds_[-1]]])
-        x, keep = np.unique(x, return_index=True)
-        maps[window] = (x, y[keep])
-    return Calibration(maps, {**meta, "points": int(raw[WINDOWS[0]].size)})
+        if window not in raw:
+            continue
+        p = np.clip(np.asarray(raw[window], np.float64), 0.0, 1.0)
+        o = np.asarray(observed[window], bool)
+        keep = ~np.isnan(p)
+        p, o = p[keep], o[keep]
+        events[window] = int(o.sum())
+        if events[window] < min_events:
+            uncalibrated[window] = (
+                f"{events[window]} crossings in {p.size} cases; at least {min_events} are needed"
+            )
+            continue
+        x, y, _ = isotonic_blocks(p, o, min_cases)
+        maps[window] = (x, y)
+    return Calibration(
+        maps,
+        {
+            **meta,
+            "points": int(next(iter(raw.values())).size) if raw else 0,
+            "events": events,
+            "min_cases": min_cases,
+            "uncalibrated": uncalibrated,
+        },
+    )

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from tftmon.forecast import ForecasterInfo, ForecastOutput
-from tftmon.risk import WARNING, RiskAssessment, fleet_level, level_name
+from tftmon.risk import CRITICAL, WARNING, AlertPolicy, RiskAssessment, fleet_level, level_name
 from tftmon.schemas import ALERT_LEVELS, METRICS
 from tftmon.store.window import WindowSnapshot
 
@@ -45,6 +45,7 @@ class ChunkInput:
     risk: RiskAssessment
     warning: np.ndarray
     critical: np.ndarray
+    policy: AlertPolicy
 
 
 def server_entries(
@@ -91,16 +92,19 @@ def server_entries(
                 "current": _num(current),
                 "trend": round(trend, 4) if math.isfinite(trend) else 0.0,
                 "quantiles": dict(zip(labels, columns, strict=True)),
+                "level": level_name(int(risk.metric_level[i, j])),
+                "exceed_warning_30m": round(float(risk.p_warning_30m[i, j]), 4),
                 "exceed_warning_8h": round(float(risk.p_warning_8h[i, j]), 4),
                 "exceed_critical_30m": round(float(risk.p_critical_30m[i, j]), 4),
                 "exceed_critical_8h": round(float(risk.p_critical_8h[i, j]), 4),
                 "warning_threshold": float(chunk.warning[i, j]),
                 "critical_threshold": float(chunk.critical[i, j]),
+                "minutes_to_warning": _minutes(int(risk.warning_step[i, j]), step),
+                "minutes_to_critical": _minutes(int(risk.critical_step[i, j]), step),
             }
-            if int(risk.metric_level[i, j]) >= WARNING:
-                alerts.append(
-                    _alert(name, metric, i, j, chunk, columns[i50], columns[i90], step, current)
-                )
+            hold = int(risk.hold_level[i, j])
+            if hold >= WARNING:
+                alerts.append(_alert(name, metric, i, j, chunk, columns[i50], columns[i90], step))
         yield name, entry, alerts
 
 
@@ -122,7 +126,12 @@ def fleet_document(
     """
     n = int(levels.shape[0])
     alerts = sorted(
-        alerts, key=lambda a: (-ALERT_LEVELS.index(a["level"]), -a["probability"], a["server"])
+        (
+            {k: v for k, v in a.items() if k not in ("opens", "hold_level")}
+            for a in alerts
+            if a.get("opens", True)
+        ),
+        key=lambda a: (-ALERT_LEVELS.index(a["level"]), -a["probability"], a["server"]),
     )
     return {
         "alerts": alerts,
@@ -147,6 +156,13 @@ def fleet_document(
     }
 
 
+def _minutes(crossing_step: int, step_seconds: int) -> int | None:
+    """Minutes from the forecast start to an expected crossing (``risk.crossing_step``)."""
+    if crossing_step < 0:
+        return None
+    return max(0, crossing_step - 1) * step_seconds // 60
+
+
 def _alert(
     server: str,
     metric: str,
@@ -156,24 +172,41 @@ def _alert(
     median: np.ndarray,
     upper: np.ndarray,
     step: int,
-    current: float,
 ) -> dict[str, Any]:
+    """An alert candidate for a pair whose hold level is at least warning.
+
+    ``opens`` says whether the pair meets the opening rule (``level`` is then its level);
+    otherwise it may only keep an open alert, at up to ``hold_level``. The threshold,
+    probability and expected crossing describe the candidate's level: a critical alert
+    the critical crossing within 30 min; a warning alert the critical crossing within 8 h
+    when that alone passes the warning level, else the warning crossing.
+    """
     risk = chunk.risk
-    level = level_name(int(risk.metric_level[i, j]))
-    is_critical = level == "critical" or risk.p_critical_8h[i, j] >= 0.5
-    threshold = float(chunk.critical[i, j] if is_critical else chunk.warning[i, j])
-    probability = float(risk.p_critical_8h[i, j] if is_critical else risk.p_warning_8h[i, j])
-    first = int(risk.first_critical_step[i, j] if is_critical else risk.first_warning_step[i, j])
+    opening = int(risk.metric_level[i, j])
+    opens = opening >= WARNING
+    level = opening if opens else int(risk.hold_level[i, j])
+    if level >= CRITICAL:
+        threshold, probability = chunk.critical[i, j], risk.p_critical_30m[i, j]
+        crossing = risk.critical_step[i, j]
+    elif risk.p_critical_8h[i, j] >= chunk.policy.warning_probability:
+        threshold, probability = chunk.critical[i, j], risk.p_critical_8h[i, j]
+        crossing = risk.critical_step[i, j]
+    else:
+        threshold, probability = chunk.warning[i, j], risk.p_warning_8h[i, j]
+        crossing = risk.warning_step[i, j]
+    current = float(chunk.windows.current[i, j])
     return {
         "server": server,
         "metric": metric,
-        "level": level,
-        "severity": level,
-        "probability": round(probability, 4),
+        "level": level_name(level),
+        "severity": level_name(level),
+        "opens": opens,
+        "hold_level": level_name(int(risk.hold_level[i, j])),
+        "probability": round(float(probability), 4),
         "predicted_value": round(float(np.nanmax(median)), 3),
         "predicted_p90": round(float(np.nanmax(upper)), 3),
-        "threshold": threshold,
-        "minutes_ahead": (first - 1) * step // 60 if first > 0 else None,
+        "threshold": float(threshold),
+        "minutes_ahead": _minutes(int(crossing), step),
         "current_value": _num(current),
         # "current": the newest value is already at the threshold; "forecast": predicted
         "cause": "current" if current >= threshold else "forecast",

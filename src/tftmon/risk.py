@@ -1,20 +1,29 @@
-"""Pure risk functions: quantile forecasts → crossing probabilities → risk score and level.
+"""Pure risk functions: quantile forecasts → crossing probabilities → levels and scores.
 
-How the numbers are made (documented in ``Docs/HOW_PREDICTIONS_WORK.md`` once it exists):
+How the numbers are made (``Docs/HOW_PREDICTIONS_WORK.md`` tells it for users):
 
-* **Per step**: ``P(X > threshold)`` from the forecast quantiles by interpolating their CDF
+* **Per step**: ``P(X ≥ threshold)`` from the forecast quantiles by interpolating their CDF
   linearly; beyond the outer quantiles the CDF reaches 0 (or 1) over one more
   inter-quantile width.
-* **Within a window** (30 min, 8 h): the largest per-step probability in the window (a lower
-  bound on the chance of any crossing, exact when errors are fully dependent over time).
+* **Within a window** (30 min, 8 h): the largest per-step probability in the window (the
+  chance of a crossing at some step if errors are fully dependent over time), then mapped
+  through the model's calibration (``calibration.py``) per window where one was fitted, so
+  that it means what it says on data like the calibration set.
+* **Consistency**: a value already at or above a threshold gives 1; ``P(critical) ≤
+  P(warning)`` and ``P(within 30 min) ≤ P(within 8 h)`` always (``consistent``).
 * **Per server**: the largest probability over its metrics.
+* **Level** per metric (one scale everywhere, healthy < watch < warning < critical), set by
+  an ``AlertPolicy``: critical when ``P(critical, 30 min)`` reaches its level (a value at
+  critical has 1), warning when ``P(warning, 8 h)`` reaches its level (a value at warning
+  has 1, and every critical crossing is a warning crossing), watch from a lower level. A
+  server takes its worst metric. The *hold level* applies the same rules at ``hold_ratio``
+  of each level, or to values within ``value_band`` below a threshold: an open alert is
+  kept at up to that level, so a series hovering at a threshold does not flap.
+* **Expected crossing**: the first step where the median path reaches the threshold, else
+  where the p90 path does (the earliest plausible crossing); 0 when already at it.
 * **Risk score** (0-100, monotone in every input): ``100 × max`` over metrics of
   ``current ≥ critical → 1``, ``current ≥ warning → 0.7``, ``P(critical, 30 min)``,
   ``0.85·P(critical, 8 h)``, ``0.6·P(warning, 30 min)``, ``0.5·P(warning, 8 h)``.
-* **Level** (one scale everywhere, healthy < watch < warning < critical) per metric:
-  critical if current ≥ critical or ``P(critical, 30 min) ≥ 0.5``; warning if current ≥
-  warning, ``P(critical, 8 h) ≥ 0.5`` or ``P(warning, 30 min) ≥ 0.5``; watch if
-  ``P(warning, 8 h) ≥ 0.3`` or ``P(critical, 8 h) ≥ 0.2``. A server takes its worst metric.
 """
 
 from __future__ import annotations
@@ -144,6 +153,23 @@ def exceedance_probability(
 
 
 @dataclass(frozen=True, slots=True)
+class AlertPolicy:
+    """When a metric's alert opens, holds and which level it shows (see module docstring).
+
+    Probabilities are the calibrated ones. ``hold_ratio`` and ``value_band`` are the value
+    hysteresis: an open alert is kept while its probability stays above ``hold_ratio`` times
+    the opening level, or its value within ``value_band`` (a fraction of the threshold)
+    below the threshold.
+    """
+
+    warning_probability: float = 0.5  # P(warning within 8 h) that opens a warning alert
+    critical_probability: float = 0.5  # P(critical within 30 min) that opens a critical one
+    watch_probability: float = 0.2  # P(warning within 8 h) that marks a metric "watch"
+    hold_ratio: float = 0.6
+    value_band: float = 0.03
+
+
+@dataclass(frozen=True, slots=True)
 class RiskAssessment:
     """Risk of S servers over M metrics (NaN where a server lacks a metric)."""
 
@@ -151,20 +177,39 @@ class RiskAssessment:
     p_critical_30m: FloatArray
     p_warning_8h: FloatArray
     p_critical_8h: FloatArray
-    first_warning_step: npt.NDArray[np.int64]  # [S, M], 1-based step where p90 >= warning; 0
-    first_critical_step: npt.NDArray[np.int64]  # same for critical; 0 = none in horizon
-    metric_level: npt.NDArray[np.int64]  # [S, M]
+    warning_step: npt.NDArray[np.int64]  # [S, M] expected crossing step (1-based); 0: now
+    critical_step: npt.NDArray[np.int64]  # same for critical; -1: none in the horizon
+    metric_level: npt.NDArray[np.int64]  # [S, M]: the level an alert opens at (or watch)
+    hold_level: npt.NDArray[np.int64]  # [S, M]: the level an open alert may keep
     metric_score: FloatArray  # [S, M] in [0, 1]
     incident_probability_30m: FloatArray  # [S]
     incident_probability_8h: FloatArray  # [S]
     risk_score: FloatArray  # [S] 0-100
     level: npt.NDArray[np.int64]  # [S]
+    raw: Mapping[str, FloatArray]  # per calibration window, [S, M] before calibration
 
 
-def _first_step(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
-    """1-based index of the first True along axis 1, 0 where none ([S, H, M] → [S, M])."""
-    any_hit = mask.any(axis=1)
-    return np.where(any_hit, mask.argmax(axis=1) + 1, 0).astype(np.int64)
+def _window_max(p: FloatArray, steps: int) -> FloatArray:
+    """Largest per-step probability over the first ``steps`` steps ([S, H, M] → [S, M])."""
+    with np.errstate(all="ignore"):
+        out: FloatArray = np.nanmax(np.nan_to_num(p[:, :steps], nan=-1.0), axis=1)
+    return out
+
+
+def crossing_step(
+    median: FloatArray, upper: FloatArray, current: FloatArray, threshold: FloatArray
+) -> npt.NDArray[np.int64]:
+    """Expected step of crossing ([S, H, M] paths → [S, M]).
+
+    0 where the newest value is already at or above the threshold; else the first step
+    where the median path reaches it, or failing that the upper path (the earliest
+    plausible crossing); -1 where neither reaches it in the horizon.
+    """
+    out = np.full(threshold.shape, -1, np.int64)
+    for path in (upper, median):  # the median's crossing wins where both cross
+        hit = path >= threshold[:, None, :]
+        out = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, out)
+    return np.where(np.nan_to_num(current, nan=-np.inf) >= threshold, 0, out)
 
 
 def assess(
@@ -175,6 +220,7 @@ def assess(
     critical: FloatArray,
     step_seconds: int,
     calibration: Calibration | None = None,
+    policy: AlertPolicy | None = None,
 ) -> RiskAssessment:
     """Assess S servers from their forecasts.
 
@@ -185,40 +231,50 @@ def assess(
         warning: float[S, M] warning thresholds.
         critical: float[S, M] critical thresholds.
         step_seconds: seconds per forecast step.
-        calibration: maps raw critical-crossing probabilities to calibrated ones.
+        calibration: maps raw crossing probabilities to calibrated ones, per window.
+        policy: alert opening and hold levels (default ``AlertPolicy()``).
     """
+    policy = policy or AlertPolicy()
     horizon = quantiles.shape[1]
     steps_30m = min(horizon, max(1, math.ceil(1800 / step_seconds)))
     steps_8h = min(horizon, max(1, math.ceil(8 * 3600 / step_seconds)))
     p_warn = exceedance_probability(quantiles, levels, warning[:, None, :])  # [S, H, M]
     p_crit = exceedance_probability(quantiles, levels, critical[:, None, :])
-    with np.errstate(all="ignore"):
-        pw30 = np.nanmax(np.nan_to_num(p_warn[:, :steps_30m], nan=-1.0), axis=1)
-        pc30 = np.nanmax(np.nan_to_num(p_crit[:, :steps_30m], nan=-1.0), axis=1)
-        pw8 = np.nanmax(np.nan_to_num(p_warn[:, :steps_8h], nan=-1.0), axis=1)
-        pc8 = np.nanmax(np.nan_to_num(p_crit[:, :steps_8h], nan=-1.0), axis=1)
+    raw = {
+        "warning_within_30m": _window_max(p_warn, steps_30m),
+        "warning_within_8h": _window_max(p_warn, steps_8h),
+        "critical_within_30m": _window_max(p_crit, steps_30m),
+        "critical_within_8h": _window_max(p_crit, steps_8h),
+    }
+    cal = raw
     if calibration is not None:
-        pc30 = calibration.apply("critical_within_30m", pc30)
-        pc8 = calibration.apply("critical_within_8h", pc8)
+        cal = {window: calibration.apply(window, p) for window, p in raw.items()}
+    cur = np.nan_to_num(np.asarray(current, np.float64), nan=-np.inf)
     absent = np.isnan(quantiles).all(axis=(1, 3))  # [S, M]
-    pw30, pc30, pw8, pc8 = (
-        np.where(absent, np.nan, np.maximum(p, 0.0)) for p in (pw30, pc30, pw8, pc8)
+    pw30, pw8, pc30, pc8 = consistent(
+        cal["warning_within_30m"],
+        cal["warning_within_8h"],
+        cal["critical_within_30m"],
+        cal["critical_within_8h"],
+        over_warning=cur >= warning,
+        over_critical=cur >= critical,
+        absent=absent,
     )
     levels_arr = np.asarray(levels)
-    upper = quantiles[..., int(np.abs(levels_arr - 0.9).argmin())]
-    first_w = _first_step(upper >= warning[:, None, :])
-    first_c = _first_step(upper >= critical[:, None, :])
-    cur = np.nan_to_num(np.asarray(current, np.float64), nan=-np.inf)
+    q = np.asarray(quantiles, np.float64)
+    median = q[..., int(np.abs(levels_arr - 0.5).argmin())]
+    upper = q[..., int(np.abs(levels_arr - 0.9).argmin())]
+    warning_step = crossing_step(median, upper, cur, warning)
+    critical_step = crossing_step(median, upper, cur, critical)
     cur_sev = np.where(cur >= critical, 1.0, np.where(cur >= warning, 0.7, 0.0))
-    score = np.nanmax(
-        np.stack([cur_sev, pc30, 0.85 * pc8, 0.6 * pw30, 0.5 * pw8]), axis=0
-    )  # [S, M]
+    score = np.nanmax(np.stack([cur_sev, pc30, 0.85 * pc8, 0.6 * pw30, 0.5 * pw8]), axis=0)
     score = np.where(absent, np.nan, score)
-    level = np.full(score.shape, HEALTHY, np.int64)
-    level[(pw8 >= 0.3) | (pc8 >= 0.2)] = WATCH
-    level[(cur >= warning) | (pc8 >= 0.5) | (pw30 >= 0.5)] = WARNING
-    level[(cur >= critical) | (pc30 >= 0.5)] = CRITICAL
-    level[absent] = HEALTHY
+    level = _levels(policy, pw8, pc30, absent, 1.0)
+    level[(level == HEALTHY) & (pw8 >= policy.watch_probability)] = WATCH
+    band = 1.0 - policy.value_band
+    near = np.where(cur >= band * critical, CRITICAL, np.where(cur >= band * warning, WARNING, 0))
+    hold = _levels(policy, pw8, pc30, absent, policy.hold_ratio)
+    hold = np.maximum(np.maximum(hold, np.where(absent, HEALTHY, near)), level)
     with np.errstate(all="ignore"):
         server_30 = np.nan_to_num(np.nanmax(np.nan_to_num(pc30, nan=-1.0), axis=1).clip(0))
         server_8 = np.nan_to_num(np.nanmax(np.nan_to_num(pc8, nan=-1.0), axis=1).clip(0))
@@ -228,15 +284,56 @@ def assess(
         p_critical_30m=pc30,
         p_warning_8h=pw8,
         p_critical_8h=pc8,
-        first_warning_step=first_w,
-        first_critical_step=first_c,
+        warning_step=warning_step,
+        critical_step=critical_step,
         metric_level=level,
+        hold_level=hold,
         metric_score=score,
         incident_probability_30m=server_30,
         incident_probability_8h=server_8,
         risk_score=server_score,
         level=level.max(axis=1, initial=HEALTHY),
+        raw=raw,
     )
+
+
+def consistent(
+    pw30: FloatArray,
+    pw8: FloatArray,
+    pc30: FloatArray,
+    pc8: FloatArray,
+    *,
+    over_warning: npt.NDArray[np.bool_],
+    over_critical: npt.NDArray[np.bool_],
+    absent: npt.NDArray[np.bool_],
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Probabilities that obey what they mean, in the order ``(pw30, pw8, pc30, pc8)``.
+
+    A value at or above a threshold has crossed it (1); crossing critical implies crossing
+    warning, and crossing within 30 min implies crossing within 8 h, so ``pc ≤ pw`` and
+    ``p30 ≤ p8``; NaN where the metric has no forecast.
+    """
+    pc30 = np.where(over_critical, 1.0, np.clip(pc30, 0.0, 1.0))
+    pc8 = np.maximum(np.where(over_critical, 1.0, np.clip(pc8, 0.0, 1.0)), pc30)
+    pw30 = np.maximum(np.where(over_warning, 1.0, np.clip(pw30, 0.0, 1.0)), pc30)
+    pw8 = np.maximum(np.maximum(np.where(over_warning, 1.0, np.clip(pw8, 0.0, 1.0)), pw30), pc8)
+    return tuple(np.where(absent, np.nan, p) for p in (pw30, pw8, pc30, pc8))  # type: ignore[return-value]
+
+
+def _levels(
+    policy: AlertPolicy,
+    pw8: FloatArray,
+    pc30: FloatArray,
+    absent: npt.NDArray[np.bool_],
+    ratio: float,
+) -> npt.NDArray[np.int64]:
+    """Warning where P(warning, 8 h) reaches ``ratio`` × its level, critical likewise."""
+    out = np.full(pw8.shape, HEALTHY, np.int64)
+    with np.errstate(invalid="ignore"):
+        out[pw8 >= ratio * policy.warning_probability] = WARNING
+        out[pc30 >= ratio * policy.critical_probability] = CRITICAL
+    out[absent] = HEALTHY
+    return out
 
 
 def level_name(level: int) -> str:

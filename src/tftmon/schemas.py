@@ -177,7 +177,9 @@ class ModelInfo(BaseModel):
     )
     training_data: dict[str, Any] | None = None
     calibration: dict[str, Any] | None = Field(
-        None, description="the probability calibration: what it was fitted on, and its maps"
+        None,
+        description="the probability calibration: 'calibrated', what it was fitted on, its "
+        "maps per window, and 'uncalibrated': each window served raw and why",
     )
 
 
@@ -224,11 +226,21 @@ class MetricForecast(BaseModel):
     current: float | None
     trend: float = Field(description="change of the median per hour over the first hour")
     quantiles: dict[str, list[float]] = Field(description="every quantile, e.g. 'p02'")
-    exceed_warning_8h: float
-    exceed_critical_30m: float
-    exceed_critical_8h: float
+    level: AlertLevel = Field(description="this metric's level under the alert policy")
+    exceed_warning_30m: float = Field(
+        description="probability of being at or above warning at some step within 30 min "
+        "(1 when already there); calibrated where the model has a calibration"
+    )
+    exceed_warning_8h: float = Field(description="the same within 8 h")
+    exceed_critical_30m: float = Field(description="the same for critical, within 30 min")
+    exceed_critical_8h: float = Field(description="the same for critical, within 8 h")
     warning_threshold: float = Field(description="this server's warning threshold")
     critical_threshold: float = Field(description="this server's critical threshold")
+    minutes_to_warning: int | None = Field(
+        description="expected minutes until warning is reached (median path, else p90 "
+        "path); 0: already there; null: not within the horizon"
+    )
+    minutes_to_critical: int | None = Field(description="the same for critical")
 
 
 class Alert(BaseModel):

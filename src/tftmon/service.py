@@ -23,7 +23,7 @@ from tftmon.instrumentation import DaemonMetrics, PerServerRows
 from tftmon.live import DriftMonitor
 from tftmon.notify import NotificationDispatcher
 from tftmon.predictions import ChunkInput, fleet_document, server_entries
-from tftmon.risk import Thresholds, assess
+from tftmon.risk import AlertPolicy, Thresholds, assess
 from tftmon.store.fleet import FleetStore
 from tftmon.store.window import WindowSnapshot
 
@@ -83,6 +83,7 @@ class InferenceService:
         metrics: DaemonMetrics,
         *,
         thresholds: Thresholds | None = None,
+        policy: AlertPolicy | None = None,
         chunk_size: int = 512,
         notifications: NotificationDispatcher | None = None,
         monitor: DriftMonitor | None = None,
@@ -98,6 +99,7 @@ class InferenceService:
         self._monitor_failed = False
         self.metrics = metrics
         self.thresholds = thresholds or Thresholds.defaults()
+        self.policy = policy or AlertPolicy()
         self.chunk_size = chunk_size
         self.alerts = AlertTracker()
         self.notifications = notifications or NotificationDispatcher([])
@@ -152,6 +154,7 @@ class InferenceService:
                 critical[start:stop],
                 windows.step_seconds,
                 self.forecaster.calibration,
+                self.policy,
             )
             forecast_s += time.perf_counter() - began
             self._monitor(self.monitor.record, part, output.quantiles, output.model_type)
@@ -163,6 +166,7 @@ class InferenceService:
                 risk,
                 warning[start:stop],
                 critical[start:stop],
+                self.policy,
             )
             for name, entry, server_alerts in server_entries(
                 chunk, info, self.fleet.min_history_steps

@@ -14,6 +14,7 @@ from tftmon.schemas import DEFAULT_PROFILE_RULES
 
 if TYPE_CHECKING:
     from tftmon.drift import DriftThresholds
+    from tftmon.risk import AlertPolicy
 
 
 def _split_keys(value: object) -> object:
@@ -62,6 +63,13 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     alertmanager_url: str | None = None
     model_version: str | None = None
+    # alert policy (risk.AlertPolicy): calibrated probabilities that open an alert, a lower
+    # "watch" level, and the value hysteresis that keeps an open alert from flapping
+    alert_warning_probability: float = Field(0.5, gt=0, le=1)
+    alert_critical_probability: float = Field(0.5, gt=0, le=1)
+    alert_watch_probability: float = Field(0.2, gt=0, le=1)
+    alert_hold_ratio: float = Field(0.6, gt=0, le=1)
+    alert_value_band: float = Field(0.03, ge=0, lt=1)
     model_watch: bool = True
 
     scoring_stride_steps: int = Field(12, ge=1)
@@ -131,6 +139,18 @@ class Settings(BaseSettings):
             psi=self.drift_psi,
             min_points=self.drift_min_points,
             psi_min_samples=self.drift_psi_min_samples,
+        )
+
+    def alert_policy(self) -> AlertPolicy:
+        """The alert policy of these settings."""
+        from tftmon.risk import AlertPolicy
+
+        return AlertPolicy(
+            warning_probability=self.alert_warning_probability,
+            critical_probability=self.alert_critical_probability,
+            watch_probability=self.alert_watch_probability,
+            hold_ratio=self.alert_hold_ratio,
+            value_band=self.alert_value_band,
         )
 
     def require_auth_configured(self) -> None:

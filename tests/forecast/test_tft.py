@@ -167,7 +167,9 @@ def test_daemon_serves_the_tft_and_says_why_not(tiny_model: Path, tmp_path: Path
         model = c.get("/status").json()["model"]
         assert model["validation"]["cpu_pct"]["mae_p50"] >= 0
         assert model["training_data"]["source"] == "tests"
-        assert model["calibration"] is None  # the tiny model has none
+        calibration = model["calibration"]  # the tiny model has none: raw, and /status says so
+        assert calibration["calibrated"] is False
+        assert "no calibration.json" in calibration["uncalibrated"]["critical_within_8h"]
     # a horizon the model does not have: the baseline is served and /status says why
     other = make_settings(tmp_path / "b", models_dir=tiny_model, device="cpu")
     with TestClient(create_app(other), headers={"X-API-Key": API_KEY}) as c:

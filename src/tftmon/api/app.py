@@ -131,6 +131,7 @@ def create_app(
             served,
             metrics_,
             thresholds=thresholds,
+            policy=cfg.alert_policy(),
             notifications=dispatcher,
             monitor=monitor,
             source=model_source(cfg),

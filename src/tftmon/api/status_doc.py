@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tftmon.api.state import AppState
+from tftmon.calibration import WINDOWS, Calibration
 from tftmon.schemas import ALERT_LEVELS, ModelInfo, ServerWarmup, StatusResponse
 
 
@@ -24,16 +25,24 @@ def model_info(state: AppState) -> ModelInfo:
         note=info.note,
         validation=info.validation,
         training_data=info.training_data,
-        calibration=None
-        if calibration is None
-        else {
-            **calibration.meta,
-            "maps": {
-                window: {"x": x.round(4).tolist(), "y": y.round(4).tolist()}
-                for window, (x, y) in calibration.maps.items()
-            },
-        },
+        calibration=_calibration(calibration),
     )
+
+
+def _calibration(calibration: Calibration | None) -> dict[str, Any]:
+    """What the probabilities are calibrated with, and for windows that are not, why."""
+    if calibration is None:
+        why = "the model has no calibration.json (tftmon-calibrate fits one)"
+        return {"calibrated": False, "uncalibrated": dict.fromkeys(WINDOWS, why)}
+    return {
+        **calibration.meta,
+        "calibrated": bool(calibration.maps),
+        "uncalibrated": calibration.reasons,
+        "maps": {
+            window: {"x": x.round(4).tolist(), "y": y.round(4).tolist()}
+            for window, (x, y) in calibration.maps.items()
+        },
+    }
 
 
 def status(state: AppState) -> StatusResponse:

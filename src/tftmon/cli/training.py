@@ -323,7 +323,9 @@ def calibrate_main(argv: Sequence[str] | None = None) -> int:
         print(f"tftmon-calibrate: {exc}", file=sys.stderr)
         return 2
     path = fitted.save(args.model)
-    print(f"calibration written to {path} ({fitted.meta['points']} server-origins)")
+    print(f"calibration written to {path} ({fitted.meta['points']} server-metric cases)")
     for window, (before, after) in briers.items():
         print(f"  {window}: Brier {before} raw -> {after} calibrated (in-sample)")
+    for window, reason in fitted.reasons.items():
+        print(f"  {window}: left uncalibrated: {reason}")
     return 0

@@ -6,19 +6,18 @@ which calibrates a model it promotes on the held-out window it was judged on.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from tftmon import calibration
 from tftmon.risk import Thresholds
 from tftmon.training.dataset import BucketedFleet
 from tftmon.training.evaluate import BacktestConfig
-from tftmon.training.incidents import reliability, run_risk
+from tftmon.training.incidents import WINDOW_STEPS, reliability, run_risk
 
 if TYPE_CHECKING:
     from tftmon.forecast.tft import TFTForecaster
-
-
-MIN_CROSSINGS: Final = 10
 
 
 def fit_calibration(
@@ -35,8 +34,12 @@ def fit_calibration(
     Returns the calibration (not yet saved) and, per window, the Brier score of the raw and
     of the calibrated probabilities on the same replay (in-sample; None with no origin).
 
+    Each (origin, server, metric) is one case per window, left out where the newest value
+    is already over that window's threshold. Windows with too few crossings stay raw
+    (``Calibration.reasons``).
+
     Raises:
-        ValueError: fewer than ``MIN_CROSSINGS`` critical crossings in a window.
+        ValueError: no window had enough crossings to fit.
     """
     meta = model.meta
     config = BacktestConfig(
@@ -46,16 +49,21 @@ def fit_calibration(
         eval_from_bucket=eval_from_bucket,
     )
     rows = run_risk(fleet, model, thresholds, config, calibrated=False)
-    raw = {"critical_within_30m": rows["p30"], "critical_within_8h": rows["p8"]}
-    seen = {"critical_within_30m": rows["o30"], "critical_within_8h": rows["o8"]}
-    positives = {window: int(seen[window].sum()) for window in calibration.WINDOWS}
-    about = {"fitted_on": fitted_on, "stride_steps": stride_steps, "crossings": positives}
-    if min(positives.values(), default=0) < MIN_CROSSINGS:
-        raise ValueError(
-            f"{positives} critical crossings in the replay: at least {MIN_CROSSINGS} per window "
-            "are needed, or the maps would push every probability towards zero"
-        )
+    if "origin" not in rows:
+        raise ValueError("the replay has no origin: the data is too short for the model")
+    raw, seen = {}, {}
+    for window, (which, _) in WINDOW_STEPS.items():
+        # a value already over the threshold has probability 1 whatever the map says
+        fit_on = ~rows[f"over_{which}"] & ~np.isnan(rows[f"raw:{window}"])
+        raw[window] = rows[f"raw:{window}"][fit_on]
+        seen[window] = rows[f"seen:{window}"][fit_on]
+    about = {"fitted_on": fitted_on, "stride_steps": stride_steps}
     fitted = calibration.fit(raw, seen, about)
+    if not fitted.maps:
+        raise ValueError(
+            "too few crossings in the replay to calibrate any window: "
+            f"{fitted.meta['uncalibrated']}"
+        )
     briers = {
         window: (
             reliability(raw[window], seen[window])["brier"],

@@ -281,13 +281,25 @@ def format_incidents(section: dict[str, Any]) -> str:
     lines = [
         f"incidents {inc.get('incidents')}: recall {inc.get('recall')}, precision "
         f"{inc.get('precision')}, median lead {inc.get('median_lead_minutes')} min, "
-        f"false alerts per server-week {inc.get('false_alerts_per_server_week')}"
+        f"false alerts per server-week {inc.get('false_alerts_per_server_week')}",
+        f"opened before the warning crossing: {inc.get('opened_before_warning_crossing')}, "
+        f"median lead before it {inc.get('median_lead_before_warning_minutes')} min "
+        f"(quartiles {inc.get('lead_before_warning_quartiles')})",
     ]
-    for name, rel in (section.get("reliability") or {}).items():
-        lines.append(f"reliability {name}: Brier {rel['brier']}, base rate {rel['base_rate']}")
-        for row in rel["table"]:
+    steady = section.get("steady_critical_8h") or {}
+    lines.append(
+        f"steady metrics' P(critical, 8 h): mean {steady.get('mean')}, "
+        f"p95 {steady.get('p95')} over {steady.get('cases')} cases"
+    )
+    for group in ("reliability", "server_reliability"):
+        for name, rel in (section.get(group) or {}).items():
             lines.append(
-                f"  {row['bin']}: n={row['count']:6d} predicted {row['mean_predicted']:.3f} "
-                f"observed {row['observed']:.3f}"
+                f"{group} {name}: Brier {rel['brier']}, skill {rel.get('brier_skill')}, "
+                f"base rate {rel['base_rate']}"
             )
+            for row in rel["table"]:
+                lines.append(
+                    f"  {row['bin']}: n={row['count']:6d} predicted {row['mean_predicted']:.3f} "
+                    f"observed {row['observed']:.3f}"
+                )
     return "\n".join(lines)

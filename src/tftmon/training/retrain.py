@@ -284,7 +284,9 @@ def _calibrate(
         return f"not calibrated: {exc}"
     fitted.save(folder)
     brier = ", ".join(f"{w} Brier {a} raw -> {b}" for w, (a, b) in briers.items())
-    return f"calibrated on the held-out window ({fitted.meta['points']} server-origins; {brier})"
+    return (
+        f"calibrated on the held-out window ({fitted.meta['points']} server-metric cases; {brier})"
+    )
 
 
 def _annotate(
