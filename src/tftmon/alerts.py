@@ -1,21 +1,42 @@
-"""Alert lifecycle: one alert per (server, metric), opened, updated, resolved with hysteresis.
+"""Alert lifecycle: one alert per (server, metric) whose level can change, kept durably.
 
-Each inference cycle proposes the (server, metric) pairs at warning or critical. A new pair
-opens an alert; a known pair updates it (level, probability, minutes ahead, predicted
-value); an alert resolves only after its pair has been below warning for
-``resolve_after_cycles`` consecutive cycles, so a forecast hovering at the threshold does
-not flap. Opened, changed-level and resolved events go to a bounded history.
+Each inference cycle hands over its candidates (``predictions._alert``): a pair that meets
+the opening rule (``opens``) at ``level``, or one that may only keep an open alert at up to
+``hold_level`` (value hysteresis). For a pair with an open alert the target level is the
+candidate's opening level, or its current level capped by ``hold_level``, whichever is
+higher; no candidate means no target.
+
+- No alert and ``opens``: it opens at ``level`` (event ``opened``).
+- Target above the alert's level: it escalates at once (``level_changed``).
+- Target below (or none): it de-escalates (``level_changed``) or resolves (``resolved``)
+  only once it has kept its level for ``min_hold_s`` *and* its pair has been below that
+  level for ``resolve_after_cycles`` consecutive cycles (time hysteresis), so a series
+  hovering at a threshold does not flap.
+
+While the tracker keeps a level other than the candidate's, only ``current_value``,
+``predicted_value``, ``predicted_p90`` and ``updated_at`` follow the candidate; threshold,
+probability and cause keep describing the alert's own level.
+
+Open alerts, events and ids live in an ``AlertStore`` (the daemon's SQLite file), so a
+restarted daemon resumes the same alerts: same ids, ``opened_at`` and level, no new
+``opened`` event.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
-from collections import deque
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-_FIELDS = (
+from tftmon.errors import StoreError
+from tftmon.schemas import ALERT_LEVELS
+from tftmon.store.alerts import AlertStore
+
+logger = logging.getLogger(__name__)
+
+_FIELDS: Final = (
     "level",
     "severity",
     "probability",
@@ -24,74 +45,205 @@ _FIELDS = (
     "threshold",
     "minutes_ahead",
 )
-_OPTIONAL: dict[str, Any] = {"current_value": None, "cause": "forecast"}  # with defaults
+_OPTIONAL: Final[dict[str, Any]] = {"current_value": None, "cause": "forecast"}
+_FOLLOWED: Final = ("current_value", "predicted_value", "predicted_p90")  # at any level
+_MAX_PENDING: Final = 10_000  # events kept for a store that cannot be written
+
+
+def iso(moment: datetime) -> str:
+    """A time as ISO 8601 with ``Z`` for UTC."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _rank(level: str | None) -> int:
+    return ALERT_LEVELS.index(level) if level else 0
 
 
 class AlertTracker:
-    """The open alerts and the recent alert events (thread-safe)."""
+    """The open alerts and their history (thread-safe).
 
-    def __init__(self, resolve_after_cycles: int = 2, history_size: int = 10_000) -> None:
+    Args:
+        store: where alerts and events are kept; an in-memory store when None. It is
+            opened here if it is not yet, and the open alerts it holds are resumed.
+        resolve_after_cycles: consecutive cycles below its level before an alert may
+            de-escalate or resolve.
+        min_hold_s: seconds an alert keeps a level before it may de-escalate or resolve.
+    """
+
+    def __init__(
+        self,
+        store: AlertStore | None = None,
+        *,
+        resolve_after_cycles: int = 2,
+        min_hold_s: float = 600.0,
+    ) -> None:
+        self.store = store or AlertStore()
+        if not self.store.is_open:
+            self.store.open()
         self.resolve_after_cycles = resolve_after_cycles
+        self.min_hold_s = min_hold_s
+        stored = self.store.load()
         self._active: dict[tuple[str, str], dict[str, Any]] = {}
-        self._misses: dict[tuple[str, str], int] = {}
-        self._history: deque[dict[str, Any]] = deque(maxlen=history_size)
-        self._ids = itertools.count(1)
+        self._below: dict[tuple[str, str], int] = {}
+        for alert, below in stored.alerts:
+            key = (alert["server"], alert["metric"])
+            alert.setdefault("level_since", alert["opened_at"])
+            self._active[key] = alert
+            if below:
+                self._below[key] = below
+        self._alert_ids = itertools.count(stored.next_alert_id)
+        self._event_ids = itertools.count(stored.next_event_id)
+        self._unsaved_alerts: dict[int, dict[str, Any] | None] = {}  # None: closed
+        self._unsaved_events: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        if self._active:
+            logger.info("resumed %d open alerts", len(self._active))
 
     def update(self, candidates: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-        """Apply one cycle's alerts; returns the events it caused."""
-        stamp = now.isoformat().replace("+00:00", "Z")
+        """Apply one cycle's candidates; returns the events it caused (also stored)."""
+        stamp = iso(now)
+        by_pair = {(c["server"], c["metric"]): c for c in candidates}
         events: list[dict[str, Any]] = []
         with self._lock:
-            seen = set()
-            for alert in candidates:
-                key = (alert["server"], alert["metric"])
-                seen.add(key)
-                self._misses.pop(key, None)
-                current = self._active.get(key)
-                if current is None:
-                    opened = {
-                        "id": next(self._ids),
-                        **{k: alert[k] for k in ("server", "metric", *_FIELDS)},
-                        **{k: alert.get(k, v) for k, v in _OPTIONAL.items()},
-                        "status": "active",
-                        "opened_at": stamp,
-                        "updated_at": stamp,
-                        "resolved_at": None,
-                    }
-                    self._active[key] = opened
-                    events.append(self._event("opened", opened, stamp))
-                    continue
-                changed = current["level"] != alert["level"]
-                current.update({k: alert[k] for k in _FIELDS})
-                current.update({k: alert.get(k, v) for k, v in _OPTIONAL.items()})
-                current["updated_at"] = stamp
-                if changed:
-                    events.append(self._event("level_changed", current, stamp))
-            for key in [k for k in self._active if k not in seen]:
-                self._misses[key] = self._misses.get(key, 0) + 1
-                if self._misses[key] >= self.resolve_after_cycles:
-                    resolved = self._active.pop(key)
-                    self._misses.pop(key)
-                    resolved.update({"status": "resolved", "resolved_at": stamp})
-                    events.append(self._event("resolved", resolved, stamp))
-            self._history.extend(events)
+            for key in list(self._active):
+                events.extend(self._follow(key, by_pair.get(key), now, stamp))
+            for key, candidate in by_pair.items():
+                if key not in self._active and candidate.get("opens", True):
+                    events.append(self._open(key, candidate, stamp))
+            for alert in self._active.values():
+                self._unsaved_alerts[alert["id"]] = alert
+            self._unsaved_events.extend(events)
+            self._persist()
         return events
 
-    def _event(self, kind: str, alert: dict[str, Any], stamp: str) -> dict[str, Any]:
-        return {"event": kind, "at": stamp, "alert": dict(alert)}
+    def _open(self, key: tuple[str, str], candidate: dict[str, Any], stamp: str) -> dict[str, Any]:
+        alert = {
+            "id": next(self._alert_ids),
+            "server": key[0],
+            "metric": key[1],
+            **{k: candidate[k] for k in _FIELDS},
+            **{k: candidate.get(k, v) for k, v in _OPTIONAL.items()},
+            "status": "active",
+            "opened_at": stamp,
+            "level_since": stamp,
+            "updated_at": stamp,
+            "resolved_at": None,
+        }
+        self._active[key] = alert
+        return self._event("opened", alert, stamp)
+
+    def _follow(
+        self,
+        key: tuple[str, str],
+        candidate: dict[str, Any] | None,
+        now: datetime,
+        stamp: str,
+    ) -> list[dict[str, Any]]:
+        """One cycle of an open alert: escalate, keep, de-escalate or resolve it."""
+        alert = self._active[key]
+        level = _rank(alert["level"])
+        target = 0
+        if candidate is not None:
+            if candidate.get("opens", True):
+                target = _rank(candidate["level"])
+            hold = _rank(candidate.get("hold_level", candidate["level"]))
+            target = max(target, min(level, hold))
+        if target >= level:
+            self._below.pop(key, None)
+            if target > level:
+                return [self._change_level(alert, target, candidate, stamp)]
+            _refresh(alert, candidate, stamp)
+            return []
+        below = self._below[key] = self._below.get(key, 0) + 1
+        since = datetime.fromisoformat(alert["level_since"])
+        held = (now - since).total_seconds() >= self.min_hold_s
+        if below < self.resolve_after_cycles or not held:
+            _refresh(alert, candidate, stamp)
+            return []
+        self._below.pop(key, None)
+        if target == 0:
+            del self._active[key]
+            self._unsaved_alerts[alert["id"]] = None
+            alert.update({"status": "resolved", "resolved_at": stamp, "updated_at": stamp})
+            return [self._event("resolved", alert, stamp)]
+        return [self._change_level(alert, target, candidate, stamp)]
+
+    def _change_level(
+        self, alert: dict[str, Any], target: int, candidate: dict[str, Any] | None, stamp: str
+    ) -> dict[str, Any]:
+        previous, previous_since = alert["level"], alert["level_since"]
+        name = ALERT_LEVELS[target]
+        alert.update({"level": name, "severity": name, "level_since": stamp})
+        _refresh(alert, candidate, stamp)
+        return self._event(
+            "level_changed", alert, stamp, previous_level=previous, previous_since=previous_since
+        )
+
+    def _event(
+        self,
+        kind: str,
+        alert: dict[str, Any],
+        stamp: str,
+        *,
+        previous_level: str | None = None,
+        previous_since: str | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "id": next(self._event_ids),
+            "event": kind,
+            "at": stamp,
+            "alert": dict(alert),
+            "previous_level": previous_level,
+            "previous_level_since": previous_since,
+        }
+
+    def _persist(self) -> None:
+        """Write what changed; on a store error keep it for the next cycle."""
+        if not self._unsaved_alerts and not self._unsaved_events:
+            return
+        alerts = [(a, self._below.get((a["server"], a["metric"]), 0)) for a in self._unsaved()]
+        closed = [i for i, a in self._unsaved_alerts.items() if a is None]
+        try:
+            self.store.save(alerts, closed, self._unsaved_events)
+        except StoreError as exc:
+            if len(self._unsaved_events) > _MAX_PENDING:
+                del self._unsaved_events[:-_MAX_PENDING]
+            logger.error("alert state not saved (will retry next cycle): %s", exc)
+            return
+        self._unsaved_alerts.clear()
+        self._unsaved_events.clear()
+
+    def _unsaved(self) -> list[dict[str, Any]]:
+        return [a for a in self._unsaved_alerts.values() if a is not None]
 
     def active(self) -> list[dict[str, Any]]:
         """Open alerts, worst first."""
-        order = {"critical": 0, "warning": 1}
         with self._lock:
             alerts = [dict(a) for a in self._active.values()]
-        return sorted(alerts, key=lambda a: (order.get(a["level"], 2), -a["probability"]))
+        return sorted(alerts, key=lambda a: (-_rank(a["level"]), -a["probability"], a["id"]))
 
-    def history(self, since: datetime | None = None) -> list[dict[str, Any]]:
-        """Events, oldest first; only those at or after ``since`` when given."""
+    def history(
+        self,
+        since: datetime | None = None,
+        *,
+        before_id: int | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """The newest ``limit`` events with ``id < before_id`` and at or after ``since``,
+        oldest first; pass the first event's id as ``before_id`` for the page before."""
+        since_us = None if since is None else round(since.timestamp() * 1_000_000)
         with self._lock:
-            events = list(self._history)
-        if since is None:
-            return events
-        return [e for e in events if datetime.fromisoformat(e["at"]) >= since]
+            self._persist()  # events of a store that failed before are not lost from view
+            return self.store.events(since_us=since_us, before_id=before_id, limit=limit)
+
+
+def _refresh(alert: dict[str, Any], candidate: dict[str, Any] | None, stamp: str) -> None:
+    """Follow a candidate: every field at the alert's level, else only the values."""
+    if candidate is None:
+        return
+    if candidate["level"] == alert["level"]:
+        alert.update({k: candidate[k] for k in _FIELDS})
+        alert.update({k: candidate.get(k, v) for k, v in _OPTIONAL.items()})
+    else:
+        alert.update({k: candidate.get(k, alert.get(k)) for k in _FOLLOWED})
+    alert["updated_at"] = stamp

@@ -264,11 +264,17 @@ class Alert(BaseModel):
 
 
 class TrackedAlert(Alert):
-    """An alert with its lifecycle (``/alerts/active``, ``/alerts/history``)."""
+    """An alert with its lifecycle (``/alerts/active``, ``/alerts/history``).
 
-    id: int
+    While the tracker keeps a level the latest forecast no longer meets (time or value
+    hysteresis), ``threshold``, ``probability`` and ``cause`` still describe that level;
+    ``current_value``, ``predicted_value`` and ``predicted_p90`` follow every cycle.
+    """
+
+    id: int = Field(description="stable over level changes and daemon restarts")
     status: Literal["active", "resolved"]
     opened_at: datetime
+    level_since: datetime = Field(description="when the alert reached its current level")
     updated_at: datetime
     resolved_at: datetime | None
 
@@ -276,9 +282,14 @@ class TrackedAlert(Alert):
 class AlertEvent(BaseModel):
     """An alert opened, changed level, or resolved."""
 
+    id: int = Field(description="increasing; pass the first id of a page as before_id")
     event: Literal["opened", "level_changed", "resolved"]
     at: datetime
-    alert: TrackedAlert
+    alert: TrackedAlert = Field(description="the alert as the event left it")
+    previous_level: AlertLevel | None = Field(None, description="level_changed: the level it left")
+    previous_level_since: datetime | None = Field(
+        None, description="level_changed: since when it had held that level"
+    )
 
 
 class Environment(BaseModel):

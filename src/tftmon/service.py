@@ -86,6 +86,7 @@ class InferenceService:
         policy: AlertPolicy | None = None,
         chunk_size: int = 512,
         notifications: NotificationDispatcher | None = None,
+        alerts: AlertTracker | None = None,
         monitor: DriftMonitor | None = None,
         source: ModelSource | None = None,
     ) -> None:
@@ -101,7 +102,7 @@ class InferenceService:
         self.thresholds = thresholds or Thresholds.defaults()
         self.policy = policy or AlertPolicy()
         self.chunk_size = chunk_size
-        self.alerts = AlertTracker()
+        self.alerts = alerts or AlertTracker()
         self.notifications = notifications or NotificationDispatcher([])
         self.latest: PredictionsCache | None = None
         self.cycles = 0
@@ -114,7 +115,7 @@ class InferenceService:
         with self._cycle_lock:
             started = time.perf_counter()
             try:
-                cache = self._cycle(started)
+                cache, candidates = self._cycle(started)
             except Exception as exc:  # a failed cycle must never take the daemon down
                 self.metrics.inference_errors.inc()
                 self.last_error = f"{type(exc).__name__}: {exc}"
@@ -122,14 +123,16 @@ class InferenceService:
                 return None
             self.metrics.inference_seconds.observe(cache.inference_ms / 1000)
             self.latest = cache
-            events = self.alerts.update(cache.alerts, cache.time)
+            # every candidate, hold-only ones too: the document shows only opening ones
+            events = self.alerts.update(candidates, cache.time)
             self.notifications.submit(events, self.alerts.active())
             self.cycles += 1
             self.last_error = None
             gc.collect(1)
             return cache
 
-    def _cycle(self, started: float) -> PredictionsCache:
+    def _cycle(self, started: float) -> tuple[PredictionsCache, list[dict[str, Any]]]:
+        """One cycle's cache and its alert candidates (``predictions._alert``)."""
         snap = self.fleet.snapshot()
         windows = snap.windows
         self._monitor(self.monitor.score, windows)
@@ -192,7 +195,7 @@ class InferenceService:
         )
         for model_type in {"TFT", "baseline", *served}:
             self.metrics.servers_served.labels(model_type).set(served.get(model_type, 0))
-        return writer.finish(rest, now, (time.perf_counter() - started) * 1000)
+        return writer.finish(rest, now, (time.perf_counter() - started) * 1000), alerts
 
     def _monitor(self, step: Callable[..., None], *args: Any) -> None:
         """Live scoring must never fail a cycle: errors are logged (once) and skipped."""

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     alert_watch_probability: float = Field(0.2, gt=0, le=1)
     alert_hold_ratio: float = Field(0.6, gt=0, le=1)
     alert_value_band: float = Field(0.03, ge=0, lt=1)
+    # time hysteresis: an open alert keeps a level at least this long before it may
+    # de-escalate or resolve (escalation is immediate)
+    alert_min_hold_s: float = Field(600.0, ge=0)
+    # the dashboard's base URL, for Alertmanager's generatorURL (empty: http://127.0.0.1:8501)
+    dashboard_url: str = ""
     model_watch: bool = True
 
     scoring_stride_steps: int = Field(12, ge=1)

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from tftmon import __version__
+from tftmon.alerts import AlertTracker
 from tftmon.api.errors import install_error_handlers
 from tftmon.api.routes import admin, alerts, drift, feed, metrics, predictions, servers, status
 from tftmon.api.state import AppState
@@ -23,6 +24,7 @@ from tftmon.forecast.selection import window_extra
 from tftmon.instrumentation import DaemonMetrics
 from tftmon.live import DriftMonitor
 from tftmon.notify import (
+    DEFAULT_DASHBOARD_URL,
     AlertmanagerNotifier,
     NotificationDispatcher,
     Notifier,
@@ -32,6 +34,7 @@ from tftmon.risk import Thresholds
 from tftmon.schemas import METRICS
 from tftmon.service import InferenceService, ModelSource, inference_loop, retention_loop
 from tftmon.settings import Settings, load_settings
+from tftmon.store.alerts import AlertStore
 from tftmon.store.fleet import FleetStore
 from tftmon.store.history import HistoryStore
 
@@ -117,8 +120,18 @@ def create_app(
         if cfg.webhook_url:
             notifiers.append(WebhookNotifier(cfg.webhook_url))
         if cfg.alertmanager_url:
-            notifiers.append(AlertmanagerNotifier(cfg.alertmanager_url))
-        dispatcher = NotificationDispatcher(notifiers)
+            dashboard_url = cfg.dashboard_url or DEFAULT_DASHBOARD_URL
+            notifiers.append(
+                AlertmanagerNotifier(cfg.alertmanager_url, dashboard_url=dashboard_url)
+            )
+        # open alerts, their history and notifier cursors share the history file
+        alert_store = AlertStore(cfg.db_path, synchronous=cfg.db_synchronous)
+        await run_in_threadpool(alert_store.open)
+        tracker = await run_in_threadpool(
+            lambda: AlertTracker(alert_store, min_hold_s=cfg.alert_min_hold_s)
+        )
+        dispatcher = NotificationDispatcher(notifiers, log=alert_store)
+        dispatcher.resume(tracker.active())
         monitor = DriftMonitor(
             served,
             cfg.drift_thresholds(),
@@ -133,6 +146,7 @@ def create_app(
             thresholds=thresholds,
             policy=cfg.alert_policy(),
             notifications=dispatcher,
+            alerts=tracker,
             monitor=monitor,
             source=model_source(cfg),
         )
@@ -178,6 +192,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             dispatcher.close()
+            alert_store.close()
             fleet.close()
 
     app = FastAPI(
