@@ -17,10 +17,12 @@ pytestmark = pytest.mark.integration
 APP = str(REPO / "tft_dashboard_web.py")
 
 
-def _run(monkeypatch: pytest.MonkeyPatch, url: str, key: str) -> AppTest:
+def _run(monkeypatch: pytest.MonkeyPatch, url: str, key: str, **query: str) -> AppTest:
     monkeypatch.setenv("TFTMON_DAEMON_URL", url)
     monkeypatch.setenv("TFTMON_API_KEY", key)
-    return AppTest.from_file(APP, default_timeout=60).run()
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(query)
+    return at.run()
 
 
 def _titles(at: AppTest) -> list[str]:
@@ -37,6 +39,7 @@ def test_fleet_views_against_a_real_daemon(
     at = _run(monkeypatch, fleet_daemon.url, API_KEY)
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
+    assert _first_tab(at) == "Top risks"
     metrics = _metrics(at)
     assert ("Servers", str(FLEET + 1)) in metrics
     assert ("Model", "TFT") in metrics
@@ -61,7 +64,8 @@ def test_fleet_views_against_a_real_daemon(
     assert any(t.startswith("Highest probability of crossing a threshold") for t in titles)
     assert "Validation MAE (lower is better)" in titles
     # the calibration figure appears exactly when the served model has a calibration
-    assert ("Probability calibration" in titles) == (status["model"]["calibration"] is not None)
+    calibration = status["model"]["calibration"] or {}
+    assert ("Probability calibration" in titles) == bool(calibration.get("maps"))
     assert ("Records ingested", f"{status['records_ingested']:,}") in metrics
     # top risks: (server, metric) pairs with cause; active alerts with current value and cause
     risks = top_risks(doc["predictions"], doc["alerts"])
@@ -80,6 +84,42 @@ def test_fleet_views_against_a_real_daemon(
     assert any("warming up" in i.value for i in at.info)
     assert ("Model", "baseline") in _metrics(at)
     assert "cpu_pct forecast" in _titles(at) and "disk_io_mb_s forecast" not in _titles(at)
+
+
+def _first_tab(at: AppTest) -> str:
+    """The label of the tab the page opens on."""
+    (container,) = at.get("tab_container")
+    return str(at.tabs[container.proto.tab_container.default_tab_index].label)
+
+
+def test_a_link_to_a_server_opens_its_page(
+    fleet_daemon: DaemonProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # alert notifications link {TFTMON_DASHBOARD_URL}/?server=<name>
+    at = _run(monkeypatch, fleet_daemon.url, API_KEY, server=WARMING)
+    assert not at.exception, at.exception
+    select = at.selectbox(key="server")
+    assert select.options[0] != WARMING  # the riskiest is the default, not the linked one
+    assert select.value == WARMING and _first_tab(at) == "Server detail"
+    assert any(f"{WARMING} is warming up" in i.value for i in at.info)
+    assert not at.warning
+    # choosing another server puts it in the URL; a later refresh keeps the choice
+    other = select.options[0]
+    at.selectbox(key="server").select(other).run()
+    assert at.query_params["server"] == other
+    assert at.selectbox(key="server").value == other
+    at.run()
+    assert at.selectbox(key="server").value == other
+
+
+def test_a_link_to_an_unknown_server_says_so_and_shows_the_riskiest(
+    fleet_daemon: DaemonProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _run(monkeypatch, fleet_daemon.url, API_KEY, server="nosuchserver")
+    assert not at.exception, at.exception
+    assert any("`nosuchserver`" in w.value for w in at.warning)
+    select = at.selectbox(key="server")
+    assert select.value == select.options[0] and _first_tab(at) == "Server detail"
 
 
 def test_wrong_key_is_an_auth_failure(

@@ -67,3 +67,30 @@ def test_dashboard_refreshes_itself(dashboard: stack.DashboardProcess, tmp_path:
         assert stack.page_exception(driver) is None
     finally:
         driver.quit()
+
+
+def test_a_link_to_a_server_opens_its_page(
+    dashboard: stack.DashboardProcess, tmp_path: Path
+) -> None:
+    """An alert's ``generatorURL`` (``/?server=<name>``) opens that server's page; choosing
+    another server puts it in the address bar."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver = stack.chromium(tmp_path / "chromium-profile")
+    try:
+        # the warming server reports two metrics: levels, 2 forecasts, heatmap, validation
+        stack.load(driver, f"{dashboard.url}/?server={stack.WARMING}", 5)
+        selected = driver.find_element(By.XPATH, "//*[@role='tab'][@aria-selected='true']")
+        assert selected.text == "Server detail"
+        wait_for(lambda: f"{stack.WARMING} is warming up" in driver.page_source, 20)
+        other = "ppdb001"
+        box = driver.find_element(By.CSS_SELECTOR, '[data-testid="stSelectbox"] input')
+        box.click()
+        box.send_keys(other, Keys.ENTER)
+        wait_for(lambda: driver.current_url.endswith(f"/?server={other}"), 20)
+        wait_for(lambda: "cpu_pct forecast" in stack.chart_titles(driver), 20)
+        assert f"{stack.WARMING} is warming up" not in driver.page_source
+        assert stack.page_exception(driver) is None
+    finally:
+        driver.quit()

@@ -2,7 +2,8 @@
 
 Every view reads one ``FleetView`` fetched once per refresh period (``st.cache_data`` keyed
 by the period), so widgets never multiply requests; the selected server's full forecast is
-fetched (and cached) on its own.
+fetched (and cached) on its own. A link ``/?server=<name>`` (the ``generatorURL`` of alert
+notifications) opens on that server's page, and choosing a server puts it in the URL.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import streamlit as st
 
@@ -19,6 +20,10 @@ from tftmon.dashboard import data, figures
 from tftmon.dashboard.data import DashboardConfig, FleetView, ServerView
 from tftmon.errors import ConfigError
 from tftmon.schemas import METRICS
+
+_SERVER_PARAM: Final = "server"  # the query parameter (and selectbox key) naming a server
+_FOLLOWED: Final = "server_link_followed"  # the ?server= value already applied
+_TABS: Final = ("Top risks", "Server detail", "Risk heatmap", "Alerts", "Model & system")
 
 # Markdown colours: headless browsers often lack colour emoji fonts
 _LEVEL_MARK = {
@@ -175,12 +180,36 @@ def _top_risks(fleet: FleetView) -> None:
     )
 
 
+def _follow_link(names: list[str]) -> None:
+    """Select the server a link names (``?server=<name>``, the ``generatorURL`` of alert
+    notifications) once it is in the forecast; a name not in it gets a note, and the
+    default (riskiest) server stays selected."""
+    requested = st.query_params.get(_SERVER_PARAM)
+    if requested is None or requested == st.session_state.get(_FOLLOWED):
+        return  # no link, or followed already: the selectbox has the say
+    if requested in names:
+        st.session_state[_FOLLOWED] = st.session_state[_SERVER_PARAM] = requested
+    else:
+        st.warning(
+            f"The link asks for server `{requested}`, which is not in the latest forecast: "
+            "showing the riskiest server instead."
+        )
+
+
+def _server_chosen() -> None:
+    """The selectbox changed: the URL names the new server, so it can be shared."""
+    name = st.session_state[_SERVER_PARAM]
+    st.session_state[_FOLLOWED] = name
+    st.query_params[_SERVER_PARAM] = name
+
+
 def _server_detail(cfg: DashboardConfig, fleet: FleetView, tick: int) -> None:
     names = [r["server"] for r in data.server_rows(fleet.predictions["predictions"])]
     if not names:
         st.info("No forecast yet: servers appear here after their first inference cycle.")
         return
-    name = st.selectbox("Server", names, key="server")
+    _follow_link(names)
+    name = st.selectbox("Server", names, key=_SERVER_PARAM, on_change=_server_chosen)
     if name is None:
         return
     view = _server(cfg.url, cfg.api_key, name, tick)
@@ -308,13 +337,16 @@ def _system(fleet: FleetView) -> None:
     else:
         left.caption("No validation scores: the served model is not a trained TFT.")
     calibration = model.get("calibration")
-    if calibration:
+    if calibration and calibration.get("maps"):
         right.plotly_chart(figures.calibration_figure(calibration), key="calibration")
         right.caption(
             f"Fitted on {calibration.get('fitted_on')} ({calibration.get('points')} points)"
         )
     else:
-        right.caption("No probability calibration is stored with this model.")
+        right.caption(
+            "No probability calibration is stored with this model: probabilities are the "
+            "forecast's own."
+        )
 
 
 def render(cfg: DashboardConfig) -> None:
@@ -330,7 +362,9 @@ def render(cfg: DashboardConfig) -> None:
         f" · refresh every {cfg.refresh_s:g} s"
     )
     _overview(fleet)
-    tabs = st.tabs(["Top risks", "Server detail", "Risk heatmap", "Alerts", "Model & system"])
+    # a link to a server (?server=) opens on its page
+    linked = _SERVER_PARAM in st.query_params
+    tabs = st.tabs(_TABS, default=_TABS[1] if linked else None)
     with tabs[0]:
         _top_risks(fleet)
     with tabs[1]:
