@@ -149,26 +149,54 @@ def test_a_metric_over_critical_is_the_top_risk_and_healthy_pairs_are_left_out()
     assert row["summary"] == "at 97.1 now (critical 95)"
 
 
-def test_top_risks_order_over_critical_over_warning_then_critical_30m_8h_then_warning() -> None:
+def test_top_risks_rank_by_the_probability_of_the_earliest_crossing() -> None:
+    # server-level levels and scores point the other way: the ranking reads the pairs only
     predictions = {
-        "a-warn-8h": server("critical", 99.0, cpu_pct=metric([10.0], warning_p=0.99)),
-        "b-crit-8h": server("critical", 90.0, cpu_pct=metric([10.0], critical_p=0.9)),
-        "c-crit-30m": server("warning", 50.0, cpu_pct=metric([10.0], critical_30m=0.4)),
-        "d-over-warning": server("watch", 5.0, cpu_pct=metric([85.0])),
-        "e-over-critical": server("healthy", 0.0, cpu_pct=metric([96.0])),
+        "a-crit-8h": server("critical", 99.0, cpu_pct=metric([10.0], critical_p=0.06)),
+        "b-warn-8h": server("healthy", 10.0, cpu_pct=metric([10.0], warning_p=0.99)),
+        "c-crit-30m": server("watch", 50.0, cpu_pct=metric([10.0], critical_30m=0.5)),
+        "c-crit-30m-below": server("critical", 90.0, cpu_pct=metric([10.0], critical_30m=0.45)),
+        "d1-over-warning-near": server("watch", 5.0, cpu_pct=metric([81.0])),
+        "d2-over-warning-far": server("watch", 5.0, latency_ms=metric([400.0], 250.0, 1000.0)),
+        "e1-over-critical-near": server("healthy", 0.0, cpu_pct=metric([96.0])),
+        "e2-over-critical-far": server("healthy", 0.0, mem_pct=metric([99.0])),
         "f-noise": server("critical", 100.0, cpu_pct=metric([10.0], warning_p=0.049)),
     }
     rows = data.top_risks(predictions, [])
     assert [r["server"] for r in rows] == [
-        "e-over-critical",
-        "d-over-warning",
-        "c-crit-30m",
-        "b-crit-8h",
-        "a-warn-8h",
+        "e2-over-critical-far",  # 4.2 % over critical 95
+        "e1-over-critical-near",  # 1.1 % over
+        "d2-over-warning-far",  # latency 400: 60 % over warning 250
+        "d1-over-warning-near",  # cpu 81: 1.25 % over warning 80
+        "c-crit-30m",  # P(critical within 30 min) 0.5
+        "b-warn-8h",  # P(warning within 8 h) 0.99: the earliest crossing, likely
+        "c-crit-30m-below",  # P(warning 8 h) >= P(critical 30 min) 0.45
+        "a-crit-8h",  # P(critical within 8 h) 0.06, so P(warning within 8 h) 0.06
     ]
-    assert [r["cause"] for r in rows] == ["current", "current"] + ["forecast"] * 3
-    assert data.top_risks(predictions, [], limit=2)[1]["server"] == "d-over-warning"
-    assert len(data.top_risks(predictions, [], min_probability=0.5)) == 4
+    assert [r["cause"] for r in rows] == ["current"] * 4 + ["forecast"] * 4
+    assert data.top_risks(predictions, [], limit=3)[2]["server"] == "d2-over-warning-far"
+    assert len(data.top_risks(predictions, [], min_probability=0.5)) == 6
+
+
+def test_top_risks_break_ties_by_p_critical_then_the_sooner_warning_crossing() -> None:
+    def pair(critical_p: float, minutes: int | None) -> dict[str, Any]:
+        return server(
+            cpu_pct=metric([10.0], warning_p=0.7, critical_p=critical_p, minutes_to_warning=minutes)
+        )
+
+    predictions = {
+        "a-unknown": pair(0.2, None),
+        "b-later": pair(0.2, 90),
+        "c-sooner": pair(0.2, 30),
+        "d-likelier-critical": pair(0.3, 200),
+    }
+    rows = data.top_risks(predictions, [])
+    assert [r["server"] for r in rows] == [
+        "d-likelier-critical",
+        "c-sooner",
+        "b-later",
+        "a-unknown",
+    ]
 
 
 def test_top_risks_read_the_newer_keys_when_the_daemon_sends_them() -> None:

@@ -45,6 +45,12 @@ def test_stake_is_critical_when_at_least_half_as_likely_as_warning() -> None:
     assert unlikely.stake == "warning" and unlikely.probability == 0.8
 
 
+def test_excess_is_the_share_over_the_threshold_the_value_is_over() -> None:
+    assert pair_risk("s", "cpu_pct", metric([90.0])).excess == 0.125  # warning 80
+    assert pair_risk("s", "cpu_pct", metric([99.75])).excess == 0.05  # critical 95
+    assert pair_risk("s", "cpu_pct", metric([79.0], warning_p=1.0)).excess == 0.0
+
+
 def test_missing_or_odd_values_are_unknown_not_zero() -> None:
     entry = metric([10.0]) | {"current": math.nan, "minutes_to_critical": 12.6}
     del entry["exceed_critical_8h"]

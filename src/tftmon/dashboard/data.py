@@ -167,9 +167,11 @@ def top_risks(
 ) -> list[dict[str, Any]]:
     """The riskiest (server, metric) pairs: what is at stake, how likely, when, and why.
 
-    Pairs already over a threshold come first (critical before warning), then the likeliest
-    to cross critical within 30 min, critical within 8 h, warning within 8 h. A pair is left
-    out when it is over no threshold and every probability of it is below ``min_probability``.
+    Ranked by the probability of the earliest crossing (``PairRisk.urgency``): pairs already
+    over critical, then over warning (each furthest over first), then those with P(critical
+    within 30 min) >= ``IMMINENT`` (0.5), then by P(warning within 8 h), P(critical within
+    8 h) and the sooner expected warning crossing. A pair is left out when it is over no
+    threshold and every probability of it is below ``min_probability``.
     When the daemon does not give ``minutes_to_*``, the minutes come from its alert on the pair.
     """
     alerted = {(a["server"], a["metric"]): a for a in alerts}

@@ -17,6 +17,7 @@ from tftmon.schemas import METRICS
 
 Threshold = Literal["warning", "critical"]
 FLOOR: Final = 0.05  # a pair whose every probability is below this is not a risk
+IMMINENT: Final = 0.5  # P(critical within 30 min) that ranks a pair right after those over
 OVER_RANK: Final[dict[Threshold | None, int]] = {"critical": 2, "warning": 1, None: 0}
 
 
@@ -89,14 +90,35 @@ class PairRisk:
         return self.over is not None or self.peak >= floor
 
     @property
-    def urgency(self) -> tuple[int, float, float, float]:
-        """Ascending sort key: over critical, over warning, then P(critical 30 min),
-        P(critical 8 h), P(warning 8 h), each highest first."""
+    def excess(self) -> float:
+        """How far the current value is over the threshold it is over, as a share of that
+        threshold (0.05: 5 % over); 0.0 when it is over none."""
+        limit = None if self.over is None else self.threshold(self.over)
+        if self.current is None or limit is None:
+            return 0.0
+        return (self.current - limit) / abs(limit) if limit else self.current - limit
+
+    @property
+    def urgency(self) -> tuple[int, float, float, float, float]:
+        """Ascending sort key, by the probability of the earliest crossing.
+
+        Over critical, then over warning (each furthest over first), then P(critical within
+        30 min) >= ``IMMINENT``; within each group and after them by P(warning within 8 h),
+        then P(critical within 8 h), highest first, then the sooner expected warning
+        crossing (unknown last). Warning lies below critical, so a forecast reaches it first:
+        P(warning) = 0.99 outranks P(critical) = 0.06.
+        """
+        if self.over is not None:
+            group = OVER_RANK[self.over] + 1
+        else:
+            group = 1 if self.p_critical_30m >= IMMINENT else 0
+        minutes = self.minutes_to_warning
         return (
-            -OVER_RANK[self.over],
-            -self.p_critical_30m,
-            -self.p_critical_8h,
+            -group,
+            -self.excess,
             -self.p_warning_8h,
+            -self.p_critical_8h,
+            math.inf if minutes is None else minutes,
         )
 
 
