@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -103,10 +103,42 @@ class TftmonClient:
         """``GET /alerts/active``."""
         return self._request("GET", "/alerts/active")  # type: ignore[no-any-return]
 
-    def alert_history(self, since: datetime | None = None) -> list[dict[str, Any]]:
-        """``GET /alerts/history``: events (opened, level_changed, resolved), oldest first."""
-        params = {"since": since.isoformat()} if since is not None else None
-        return self._request("GET", "/alerts/history", params=params)  # type: ignore[no-any-return]
+    def alert_history(
+        self,
+        since: datetime | None = None,
+        *,
+        limit: int | None = None,
+        before_id: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """``GET /alerts/history``: one page of events (opened, level_changed, resolved).
+
+        A page holds the newest ``limit`` events (1 to 10,000; the daemon's default 1000)
+        at or after ``since`` and with an ``id`` below ``before_id``, listed oldest first.
+        For the page before, pass the ``id`` of this page's first event as ``before_id``; a
+        page shorter than ``limit`` is the last one (``iter_alert_history`` walks them). An
+        invalid value is answered 422: ``DaemonResponseError``.
+        """
+        params: dict[str, str | int] = {}
+        if since is not None:
+            params["since"] = since.isoformat()
+        if limit is not None:
+            params["limit"] = limit
+        if before_id is not None:
+            params["before_id"] = before_id
+        return self._request("GET", "/alerts/history", params=params or None)  # type: ignore[no-any-return]
+
+    def iter_alert_history(
+        self, since: datetime | None = None, *, page_size: int = 1000
+    ) -> Iterator[dict[str, Any]]:
+        """Every stored event at or after ``since``, **newest first**, fetched a page of
+        ``page_size`` at a time as the iteration walks back (stop early to fetch less)."""
+        before_id: int | None = None
+        while True:
+            page = self.alert_history(since, limit=page_size, before_id=before_id)
+            yield from reversed(page)
+            if len(page) < page_size:
+                return
+            before_id = int(page[0]["id"])
 
     def server_history(self, name: str, hours: float = 24.0) -> dict[str, Any]:
         """``GET /servers/{name}/history``."""
