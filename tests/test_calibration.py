@@ -67,16 +67,18 @@ def test_calibrate_cli_stores_the_map_with_the_model(tiny_model: Path, tmp_path:
             == 0
         )
     body = json.loads((models / "tiny" / "calibration.json").read_text())
-    fitted_windows = set(body["maps"])
+    fitted_windows = {name for name in body["maps"] if "|" not in name}  # pooled maps
     assert fitted_windows  # at least one window had enough crossings
     assert fitted_windows | set(body["uncalibrated"]) == set(WINDOWS)
+    per_forecast = {name.split("|")[0] for name in body["maps"] if "|" in name}
+    assert per_forecast <= fitted_windows  # a forecast's own map only beside a pooled one
     assert TFTForecaster.load(models, device="cpu").calibration is not None
     settings = make_settings(tmp_path, models_dir=models, horizon_steps=12, device="cpu")
     with TestClient(create_app(settings), headers={"X-API-Key": API_KEY}) as c:
         calibration = c.get("/status").json()["model"]["calibration"]
     assert calibration["points"] == body["points"]
     assert calibration["calibrated"] is True
-    assert set(calibration["maps"]) == fitted_windows
+    assert set(calibration["maps"]) == set(body["maps"])
     assert set(calibration["uncalibrated"]) == set(WINDOWS) - fitted_windows
     window = sorted(fitted_windows)[0]
     assert len(calibration["maps"][window]["x"]) == len(body["maps"][window]["x"])
@@ -105,3 +107,23 @@ def test_a_window_with_too_few_events_stays_raw_and_says_why() -> None:
     assert "5 crossings in 1000 cases" in fitted.reasons["critical_within_30m"]
     p = np.array([0.3, 0.9])
     np.testing.assert_array_equal(fitted.apply("critical_within_30m", p), p)
+
+
+def test_each_forecast_gets_its_own_map_where_it_saw_enough_crossings() -> None:
+    """The same raw 0.9 means 'rarely' from seasonal naive and 'nearly always' from a trend."""
+    rng = np.random.default_rng(2)
+    n = 6000
+    raw = rng.uniform(0, 1, n)
+    served = rng.integers(0, 3, n)  # 0 tft, 1 damped_trend, 2 seasonal_naive
+    truth = np.where(served == 2, raw * 0.1, np.where(served == 1, raw, raw * 0.5))
+    seen = rng.uniform(size=n) < truth
+    window = "warning_within_8h"
+    fitted = fit({window: raw}, {window: seen}, {}, served={window: served})
+    assert {f"{window}|{name}" for name in ("tft", "damped_trend", "seasonal_naive")} <= set(
+        fitted.maps
+    )
+    p = np.full(3, 0.9)
+    out = fitted.apply(window, p, np.array([0, 1, 2]))
+    np.testing.assert_allclose(out, [0.45, 0.9, 0.09], atol=0.08)
+    pooled = fitted.apply(window, p)  # no forecast given: the pooled map
+    assert 0.3 < pooled[0] < 0.6

@@ -6,9 +6,17 @@
 (non-decreasing) map by isotonic regression whose blocks each hold at least
 ``min_cases`` cases, so a map keeps resolution where data is dense and never rests on a
 handful of points. A window with fewer than ``min_events`` crossings keeps its raw
-probabilities and says why (``reasons``, shown in ``/status``). The maps are stored with
-the model as ``calibration.json`` and applied by ``risk.assess``, so a reported 0.3 means
-"happened about 30 % of the time" on data like the calibration set.
+probabilities and says why (``reasons``, shown in ``/status``).
+
+Maps are also fitted per forecast that served the pair (``forecast.selection.CANDIDATES``:
+the TFT, the damped trend, seasonal naive) wherever that forecast alone saw enough
+crossings: their raw probabilities mean very different things (a seasonal-naive forecast
+that replays yesterday's incident "foresees" a crossing that rarely comes, a damped trend
+that follows a climb usually sees one that does), and one pooled map would blur them. A
+pair whose forecast has no map of its own uses the window's pooled map.
+
+The maps are stored with the model as ``calibration.json`` and applied by ``risk.assess``,
+so a reported 0.3 means "happened about 30 % of the time" on data like the calibration set.
 """
 
 from __future__ import annotations
@@ -53,13 +61,30 @@ class Calibration:
             w: stored.get(w, "not in the calibration file") for w in WINDOWS if w not in self.maps
         }
 
-    def apply(self, window: str, p: npt.NDArray[np.floating]) -> FloatArray:
-        """Calibrated probabilities (NaN stays NaN; raw where the window has no map)."""
+    def apply(
+        self,
+        window: str,
+        p: npt.NDArray[np.floating],
+        served: npt.NDArray[np.int64] | None = None,
+    ) -> FloatArray:
+        """Calibrated probabilities (NaN stays NaN; raw where the window has no map).
+
+        Args:
+            served: per element of ``p``, the index in ``CANDIDATES`` of the forecast that
+                served it; elements whose forecast has its own map use it.
+        """
         raw = np.asarray(p, np.float64)
         if window not in self.maps:
             return raw
-        x, y = self.maps[window]
-        out = np.interp(np.nan_to_num(raw, nan=0.0), x, y)
+        out = _interp(raw, self.maps[window])
+        if served is not None:
+            from tftmon.forecast.selection import CANDIDATES  # forecast imports this module
+
+            for index, name in enumerate(CANDIDATES):
+                own = self.maps.get(f"{window}|{name}")
+                mine = served == index
+                if own is not None and mine.any():
+                    out = np.where(mine, _interp(raw, own), out)
         return np.where(np.isnan(raw), np.nan, out)
 
     def save(self, folder: Path) -> Path:
@@ -86,6 +111,10 @@ class Calibration:
         }
         meta = {k: v for k, v in body.items() if k != "maps"}
         return cls(maps, meta)
+
+
+def _interp(raw: FloatArray, xy: tuple[FloatArray, FloatArray]) -> FloatArray:
+    return np.interp(np.nan_to_num(raw, nan=0.0), *xy)
 
 
 def isotonic_blocks(
@@ -136,13 +165,16 @@ def fit(
     observed: dict[str, npt.NDArray[np.bool_]],
     meta: dict[str, Any],
     *,
+    served: dict[str, npt.NDArray[np.int64]] | None = None,
     min_events: int = MIN_EVENTS,
     min_cases: int = MIN_CASES,
 ) -> Calibration:
     """Monotone maps from raw probabilities to observed frequencies, per window given.
 
     Each map runs through the blocks' (mean raw, observed frequency) points, flat beyond
-    the outer ones. Windows with fewer than ``min_events`` crossings get no map.
+    the outer ones. Windows with fewer than ``min_events`` crossings get no map. With
+    ``served`` (per window, the forecast that served each case), each forecast with at
+    least ``min_events`` crossings of its own also gets a map ``"<window>|<forecast>"``.
     """
     maps: dict[str, tuple[FloatArray, FloatArray]] = {}
     uncalibrated: dict[str, str] = {}
@@ -162,6 +194,16 @@ def fit(
             continue
         x, y, _ = isotonic_blocks(p, o, min_cases)
         maps[window] = (x, y)
+        if served is None:
+            continue
+        from tftmon.forecast.selection import CANDIDATES  # forecast imports this module
+
+        by = np.asarray(served[window])[keep]
+        for index, name in enumerate(CANDIDATES):
+            mine = by == index
+            if int(o[mine].sum()) >= min_events:
+                x, y, _ = isotonic_blocks(p[mine], o[mine], min_cases)
+                maps[f"{window}|{name}"] = (x, y)
     return Calibration(
         maps,
         {

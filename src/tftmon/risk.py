@@ -162,9 +162,11 @@ class AlertPolicy:
     below the threshold.
     """
 
-    warning_probability: float = 0.5  # P(warning within 8 h) that opens a warning alert
-    critical_probability: float = 0.5  # P(critical within 30 min) that opens a critical one
-    watch_probability: float = 0.2  # P(warning within 8 h) that marks a metric "watch"
+    # defaults chosen on the calibration replay (scripts/calibrate_default_model.sh, seed 11),
+    # scored on the hold-out (scripts/risk_accuracy.sh, seed 12): Docs/ACCURACY.md
+    warning_probability: float = 0.25  # P(warning within 8 h) that opens a warning alert
+    critical_probability: float = 0.3  # P(critical within 30 min) that opens a critical one
+    watch_probability: float = 0.1  # P(warning within 8 h) that marks a metric "watch"
     hold_ratio: float = 0.6
     value_band: float = 0.03
 
@@ -221,6 +223,7 @@ def assess(
     step_seconds: int,
     calibration: Calibration | None = None,
     policy: AlertPolicy | None = None,
+    served: npt.NDArray[np.int64] | None = None,
 ) -> RiskAssessment:
     """Assess S servers from their forecasts.
 
@@ -233,6 +236,8 @@ def assess(
         step_seconds: seconds per forecast step.
         calibration: maps raw crossing probabilities to calibrated ones, per window.
         policy: alert opening and hold levels (default ``AlertPolicy()``).
+        served: int[S, M], which forecast served each pair (``ForecastOutput.selected``),
+            for the calibration maps fitted per forecast.
     """
     policy = policy or AlertPolicy()
     horizon = quantiles.shape[1]
@@ -248,7 +253,7 @@ def assess(
     }
     cal = raw
     if calibration is not None:
-        cal = {window: calibration.apply(window, p) for window, p in raw.items()}
+        cal = {window: calibration.apply(window, p, served) for window, p in raw.items()}
     cur = np.nan_to_num(np.asarray(current, np.float64), nan=-np.inf)
     absent = np.isnan(quantiles).all(axis=(1, 3))  # [S, M]
     pw30, pw8, pc30, pc8 = consistent(

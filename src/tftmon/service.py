@@ -158,6 +158,7 @@ class InferenceService:
                 windows.step_seconds,
                 self.forecaster.calibration,
                 self.policy,
+                output.selected,
             )
             forecast_s += time.perf_counter() - began
             self._monitor(self.monitor.record, part, output.quantiles, output.model_type)

@@ -65,9 +65,9 @@ class Settings(BaseSettings):
     model_version: str | None = None
     # alert policy (risk.AlertPolicy): calibrated probabilities that open an alert, a lower
     # "watch" level, and the value hysteresis that keeps an open alert from flapping
-    alert_warning_probability: float = Field(0.5, gt=0, le=1)
-    alert_critical_probability: float = Field(0.5, gt=0, le=1)
-    alert_watch_probability: float = Field(0.2, gt=0, le=1)
+    alert_warning_probability: float = Field(0.25, gt=0, le=1)
+    alert_critical_probability: float = Field(0.3, gt=0, le=1)
+    alert_watch_probability: float = Field(0.1, gt=0, le=1)
     alert_hold_ratio: float = Field(0.6, gt=0, le=1)
     alert_value_band: float = Field(0.03, ge=0, lt=1)
     # time hysteresis: an open alert keeps a level at least this long before it may

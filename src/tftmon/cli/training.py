@@ -292,6 +292,18 @@ def calibrate_main(argv: Sequence[str] | None = None) -> int:
     source.add_argument("--from-history", type=Path, metavar="DATA_DIR", help="a daemon's data dir")
     parser.add_argument("--stride", type=int, default=3, help="steps between origins")
     parser.add_argument("--thresholds", type=Path, help="thresholds TOML (default: shipped)")
+    parser.add_argument(
+        "--regimes",
+        type=int,
+        default=0,
+        metavar="SERVERS",
+        help="also replay this many generated servers with leaks, level shifts, spikes and "
+        "incidents (generator.regimes), so foreseeable crossings are well represented",
+    )
+    parser.add_argument("--regime-days", type=float, default=7.0)
+    parser.add_argument(
+        "--regime-seed", type=int, default=101, help="not the training mixture's seed"
+    )
     args = parser.parse_args(argv)
     setup_logging()
 
@@ -307,6 +319,16 @@ def calibrate_main(argv: Sequence[str] | None = None) -> int:
             fleet = bucket_frame(load_frame(args.data), step)
         else:
             fleet = fleet_from_history(args.from_history, step)
+        fitted_on = str(args.data or f"history:{args.from_history}")
+        if args.regimes > 0:
+            from tftmon.training.mixture import combine, regimes_part
+
+            regimes = regimes_part(args.regimes, args.regime_days, args.regime_seed)
+            fleet = combine({"data": fleet, "regimes": regimes})
+            fitted_on += (
+                f" + {args.regimes} generated regime servers x {args.regime_days:g} days "
+                f"(seed {args.regime_seed})"
+            )
         thresholds = Thresholds.load(args.thresholds)
     except (ConfigError, FileNotFoundError) as exc:
         print(f"tftmon-calibrate: {exc}", file=sys.stderr)
@@ -317,7 +339,7 @@ def calibrate_main(argv: Sequence[str] | None = None) -> int:
             fleet,
             thresholds,
             stride_steps=args.stride,
-            fitted_on=str(args.data or f"history:{args.from_history}"),
+            fitted_on=fitted_on,
         )
     except ValueError as exc:
         print(f"tftmon-calibrate: {exc}", file=sys.stderr)

@@ -275,7 +275,11 @@ def forecast_figure(
 
 
 def calibration_figure(calibration: Mapping[str, Any]) -> go.Figure:
-    """The calibration maps (raw → calibrated probability) against the diagonal."""
+    """The calibration maps (raw → calibrated probability) against the diagonal.
+
+    Pooled maps are solid lines; the maps of one forecast (``"<window>|<forecast>"``) are
+    dashed and hidden until picked in the legend.
+    """
     fig = go.Figure(
         go.Scatter(
             x=[0, 1],
@@ -286,7 +290,17 @@ def calibration_figure(calibration: Mapping[str, Any]) -> go.Figure:
         )
     )
     for window, points in calibration.get("maps", {}).items():
-        fig.add_trace(go.Scatter(x=points["x"], y=points["y"], mode="lines+markers", name=window))
+        own = "|" in window
+        fig.add_trace(
+            go.Scatter(
+                x=points["x"],
+                y=points["y"],
+                mode="lines+markers",
+                name=window,
+                line={"dash": "dash"} if own else {},
+                visible="legendonly" if own else True,
+            )
+        )
     fig.update_layout(
         title="Probability calibration",
         height=300,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tftmon import calibration
+from tftmon.forecast.selection import window_extra
 from tftmon.risk import Thresholds
 from tftmon.training.dataset import BucketedFleet
 from tftmon.training.evaluate import BacktestConfig
@@ -45,20 +46,23 @@ def fit_calibration(
     config = BacktestConfig(
         stride_steps=stride_steps,
         min_history_steps=meta.min_encoder_steps,
-        encoder_steps=max(meta.encoder_steps, 86_400 // meta.step_seconds),
+        # the windows the daemon keeps: a day for seasonal naive, plus the selection's judge
+        encoder_steps=max(meta.encoder_steps, 86_400 // meta.step_seconds)
+        + window_extra(model.selection_steps),
         eval_from_bucket=eval_from_bucket,
     )
     rows = run_risk(fleet, model, thresholds, config, calibrated=False)
     if "origin" not in rows:
         raise ValueError("the replay has no origin: the data is too short for the model")
-    raw, seen = {}, {}
+    raw, seen, served = {}, {}, {}
     for window, (which, _) in WINDOW_STEPS.items():
         # a value already over the threshold has probability 1 whatever the map says
         fit_on = ~rows[f"over_{which}"] & ~np.isnan(rows[f"raw:{window}"])
         raw[window] = rows[f"raw:{window}"][fit_on]
         seen[window] = rows[f"seen:{window}"][fit_on]
+        served[window] = rows["selected"][fit_on]
     about = {"fitted_on": fitted_on, "stride_steps": stride_steps}
-    fitted = calibration.fit(raw, seen, about)
+    fitted = calibration.fit(raw, seen, about, served=served)
     if not fitted.maps:
         raise ValueError(
             "too few crossings in the replay to calibrate any window: "
@@ -67,7 +71,7 @@ def fit_calibration(
     briers = {
         window: (
             reliability(raw[window], seen[window])["brier"],
-            reliability(fitted.apply(window, raw[window]), seen[window])["brier"],
+            reliability(fitted.apply(window, raw[window], served[window]), seen[window])["brier"],
         )
         for window in calibration.WINDOWS
     }

@@ -66,7 +66,8 @@ def run_risk(
     ``calibration.WINDOWS`` the final probability (``window``), the raw one before
     calibration and consistency (``raw:window``), whether a crossing followed
     (``seen:window``), and ``over_warning``/``over_critical`` (the newest value already
-    there) and ``steady`` (below warning now and over the next 8 h).
+    there), ``steady`` (below warning now and over the next 8 h) and ``selected`` (the
+    forecast that served, an index into ``forecast.selection.CANDIDATES``).
     ``calibrated=False`` serves the raw probabilities (what a calibration is fitted on).
     """
     info = forecaster.info
@@ -88,7 +89,17 @@ def run_risk(
         current[:, metric_idx] = snap.values[:, -1, metric_idx]  # the newest closed step
         out = forecaster.forecast(snap)
         calibration = forecaster.calibration if calibrated else None
-        risk = assess(out.quantiles, info.quantiles, current, warn, crit, step, calibration, policy)
+        risk = assess(
+            out.quantiles,
+            info.quantiles,
+            current,
+            warn,
+            crit,
+            step,
+            calibration,
+            policy,
+            served=out.selected,
+        )
         line = {"warning": warn[:, None, metric_idx], "critical": crit[:, None, metric_idx]}
         final = {
             "warning_within_30m": risk.p_warning_30m,
@@ -101,6 +112,9 @@ def run_risk(
             add(window, final[window][:, metric_idx])
             add(f"raw:{window}", risk.raw[window][:, metric_idx])
             add(f"seen:{window}", (point.actual[:, :steps] >= line[which]).any(axis=1))
+        shape = (out.quantiles.shape[0], out.quantiles.shape[2])
+        chosen = np.zeros(shape, np.int64) if out.selected is None else out.selected
+        add("selected", chosen[:, metric_idx])
         cur = current[:, metric_idx]
         add("over_warning", cur >= warn[:, metric_idx])
         add("over_critical", cur >= crit[:, metric_idx])
