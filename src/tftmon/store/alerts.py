@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from tftmon.errors import StoreError
+from tftmon.store.sqlite import SQLiteFile
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -53,17 +52,17 @@ class StoredAlerts:
     next_event_id: int
 
 
-class AlertStore:
+class AlertStore(SQLiteFile):
     """Open alerts, alert events and notifier cursors; safe to call from several threads."""
+
+    label = "alert store"
 
     def __init__(
         self, path: Path | None = None, *, synchronous: str = "FULL", keep_events: int = 100_000
     ) -> None:
+        super().__init__(synchronous=synchronous)
         self.path = path
         self.keep_events = keep_events
-        self._synchronous = synchronous
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
 
     def open(self) -> None:
         """Open (creating if needed) the database and the alert tables."""
@@ -73,51 +72,11 @@ class AlertStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             target = str(self.path)
         try:
-            conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={self._synchronous}")
-            conn.execute("PRAGMA busy_timeout=10000")
+            conn = self._connect(target)
             conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreError(f"alert store could not be opened: {exc}") from exc
         self._conn = conn
-
-    def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-    @property
-    def is_open(self) -> bool:
-        """Whether ``open`` was called (and ``close`` not since)."""
-        return self._conn is not None
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StoreError("alert store is not open")
-        return self._conn
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            conn = self._connection()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                yield conn
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise StoreError(f"alert store write failed: {exc}") from exc
-
-    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return self._connection().execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"alert store read failed: {exc}") from exc
 
     # ------------------------------------------------------------------ alerts
 

@@ -9,17 +9,15 @@ before ``/feed`` answers, so an acknowledged record survives a crash of the proc
 from __future__ import annotations
 
 import logging
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tftmon.errors import ConfigError, StoreError
+from tftmon.errors import ConfigError
 from tftmon.store.columns import NO_STATE, BucketColumns, Int64Array, SampleColumns
+from tftmon.store.sqlite import SQLiteFile
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +33,10 @@ class ServerRow:
     profile: str
 
 
-class HistoryStore:
+class HistoryStore(SQLiteFile):
     """The SQLite history store; safe to call from several threads (one writer at a time)."""
+
+    label = "history store"
 
     def __init__(
         self,
@@ -46,12 +46,10 @@ class HistoryStore:
         *,
         synchronous: str = "FULL",
     ) -> None:
+        super().__init__(synchronous=synchronous)
         self.path = path
         self.metrics = tuple(metrics)
         self.step_ms = step_seconds * 1000
-        self._synchronous = synchronous
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
         cols = ", ".join(self.metrics)
         marks = ", ".join("?" for _ in self.metrics)
         self._insert_sample = (
@@ -69,10 +67,7 @@ class HistoryStore:
     def open(self) -> None:
         """Open (creating if needed) the database file and check it matches our settings."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self._synchronous}")
-        conn.execute("PRAGMA busy_timeout=10000")
+        conn = self._connect(str(self.path))
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA cache_size=-16384")
         metric_cols = ", ".join(f"{m} REAL" for m in self.metrics)
@@ -92,13 +87,6 @@ class HistoryStore:
         self._conn = conn
         self._check_meta()
 
-    def close(self) -> None:
-        """Checkpoint and close the database."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
     def _check_meta(self) -> None:
         wanted = {
             "schema_version": str(SCHEMA_VERSION),
@@ -115,31 +103,6 @@ class HistoryStore:
                     f"{self.path} was written with {key}={stored[key]!r} but this daemon runs "
                     f"with {value!r}; use another TFTMON_DATA_DIR or the original setting"
                 )
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StoreError("history store is not open")
-        return self._conn
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            conn = self._connection()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                yield conn
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise StoreError(f"history store write failed: {exc}") from exc
-
-    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
-        with self._lock:
-            try:
-                return self._connection().execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"history store read failed: {exc}") from exc
 
     # ------------------------------------------------------------------ writes
 
