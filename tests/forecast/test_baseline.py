@@ -34,6 +34,20 @@ def test_seasonal_naive_with_a_day_of_history() -> None:
     assert out.model_type == ["baseline"]
 
 
+def test_a_day_less_its_newest_hour_is_still_seasonal() -> None:
+    """24 h of samples close 287 buckets: yesterday is copied, its missing step filled."""
+    t = np.arange(L)
+    daily = 50 + 30 * np.sin(2 * np.pi * t / L)
+    values = np.repeat(daily[None, :, None], M, axis=2)
+    values[:, :1] = np.nan  # the oldest bucket of the day is not held
+    median = BaselineForecaster(H, 300).forecast(snapshot(values, L - 1)).quantiles[0, :, 0, 3]
+    np.testing.assert_allclose(median[1:], daily[1:H], atol=1e-4)
+    assert abs(median[0] - daily[1]) < 1e-4  # the oldest value held stands in
+    values[:, :13] = np.nan  # under 23 h: last value
+    median = BaselineForecaster(H, 300).forecast(snapshot(values, L - 13)).quantiles[0, :, 0, 3]
+    np.testing.assert_allclose(median, daily[-1], atol=1e-4)
+
+
 def test_last_value_with_short_history_and_bands_grow() -> None:
     rng = np.random.default_rng(0)
     values = np.full((1, L, M), np.nan)

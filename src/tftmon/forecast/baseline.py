@@ -10,6 +10,8 @@ Forecasts are clipped to each metric's valid range. Labelled ``model_type="basel
 
 from __future__ import annotations
 
+from typing import Final
+
 import numpy as np
 import numpy.typing as npt
 
@@ -43,6 +45,9 @@ def nan_quantiles(x: npt.NDArray[np.float64], qs: npt.NDArray[np.float64]) -> np
     high = np.take_along_axis(moved, hi, axis=-1)
     out = low + (high - low) * frac
     return np.where((count > 0)[..., None], out, np.nan)
+
+
+SEASON_SLACK: Final = 12  # steps of a day that seasonal naive may do without (1 h at 5 min)
 
 
 class ClassicalForecaster:
@@ -112,7 +117,9 @@ class BaselineForecaster(ClassicalForecaster):
             k = np.arange(1, horizon + 1)
             pos = length - 1 - season + ((k - 1) % season) + 1
             seasonal = filled[:, pos, :]
-            point = np.where((history >= season)[:, None, None], seasonal, point)
+            # a day less the newest hour is enough: the steps of yesterday not yet held are
+            # the oldest value held (``fill_gaps``), at most an hour off in phase
+            point = np.where((history >= season - SEASON_SLACK)[:, None, None], seasonal, point)
         return point
 
     def _offsets(

@@ -10,7 +10,12 @@ predicts today better than any trend is seasonal. Per server and metric:
   times the damped trend's) unless the TFT was clearly better in the short judge;
 * on a series that is not seasonal, the damped trend serves where its short-judge error
   is below ``1 - TREND_MARGIN`` times the TFT's;
-* otherwise the TFT serves (also wherever a candidate could not be judged).
+* otherwise the TFT serves (also wherever a candidate could not be judged);
+* a *young* series (a day of history, too little for the long judge) whose day closes on
+  itself like a cycle (``young_cycle``: it ends where it began, with a swing far above its
+  noise) is served by seasonal naive, unless the TFT was clearly better in a short judge:
+  one day of a clean cycle is better evidence of a cycle than of a trend, and the network
+  flattens it.
 
 The candidates:
 
@@ -26,6 +31,7 @@ served by seasonal naive. Everywhere else the TFT serves.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from typing import Final
 
@@ -67,6 +73,43 @@ def median_errors(
 def window_extra(steps: int) -> int:
     """Steps the windows must hold beyond the encoder for the long judge."""
     return 4 * steps
+
+
+def young_cycle(
+    values: npt.NDArray[np.floating],
+    history_steps: npt.NDArray[np.integer],
+    season: int,
+    *,
+    swing: float = 8.0,
+    closure: float = 0.15,
+    slack: int = 12,
+) -> npt.NDArray[np.bool_]:
+    """``[S, M]``: series holding a day whose newest day looks like one turn of a cycle.
+
+    "A day" is ``season`` steps less ``slack`` (a day of samples holds one step less when
+    the newest bucket is still open; seasonal naive accepts the same, ``SEASON_SLACK``).
+
+    Over the newest ``season`` steps: the interquartile range is at least ``swing`` times
+    the noise (median absolute step change), so a quiet series or a one-off spike does not
+    count; and the day ends where it began (the mean of its first and last three steps
+    differ by at most ``closure`` × that range), so a ramp or a step does not either.
+    """
+    history = np.asarray(history_steps)
+    held = history >= season - slack
+    if values.shape[1] < season:
+        return np.zeros((values.shape[0], values.shape[2]), bool)
+    day = np.asarray(values[:, -season:, :], np.float64)
+    # the three oldest steps held of the day (a day less ``slack`` may be all there is)
+    start = np.clip(season - history, 0, slack)[:, None, None] + np.arange(3)[None, :, None]
+    oldest = np.take_along_axis(day, np.broadcast_to(start, (day.shape[0], 3, day.shape[2])), 1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN series
+        q25, q75 = np.nanpercentile(day, [25, 75], axis=1)
+        spread = q75 - q25
+        noise = np.nanmedian(np.abs(np.diff(day, axis=1)), axis=1)
+        gap = np.abs(np.nanmean(day[:, -3:], axis=1) - np.nanmean(oldest, axis=1))
+        out = (spread >= swing * np.maximum(noise, 1e-9)) & (gap <= closure * spread)
+    return np.asarray(out & held[:, None], bool)
 
 
 def choose(

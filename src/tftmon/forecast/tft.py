@@ -39,7 +39,7 @@ from tftmon.forecast.artifacts import (
     read_metadata,
     weights_path,
 )
-from tftmon.forecast.baseline import BaselineForecaster
+from tftmon.forecast.baseline import SEASON_SLACK, BaselineForecaster
 from tftmon.forecast.damped import DampedTrendForecaster
 from tftmon.forecast.selection import (
     DEFAULT_MARGIN,
@@ -48,6 +48,7 @@ from tftmon.forecast.selection import (
     earlier,
     median_errors,
     window_extra,
+    young_cycle,
 )
 from tftmon.schemas import METRIC_SPECS, METRICS
 from tftmon.store.window import WindowSnapshot
@@ -256,6 +257,12 @@ class TFTForecaster:
             held = snapshot.history_steps >= season + span  # yesterday was there to copy
             errors["seasonal_naive"][~held] = np.nan
         selected = choose(short, long, self.selection_margin)
+        young = young_cycle(
+            snapshot.values, snapshot.history_steps, season, slack=SEASON_SLACK
+        ) & np.isnan(long["seasonal_naive"])
+        with np.errstate(invalid="ignore"):  # a short judge, where there is one, can veto
+            beaten = short["tft"] < (1 - self.selection_margin) * short["seasonal_naive"]
+        selected[young & ~beaten & np.isfinite(short["tft"])] = 2
         selected[np.asarray([t != "TFT" for t in out.model_type])] = 0
         quantiles = out.quantiles
         for k, candidate in ((1, self._damped), (2, self._baseline)):
