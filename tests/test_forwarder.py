@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from tests.conftest import API_KEY
-from tests.servers import DaemonProcess, run_script
+from tests.servers import DaemonProcess, run_script, wait_for
 from tftmon.client import TftmonClient
 from tftmon.forwarder import Forwarder, Spool
 
@@ -55,11 +55,9 @@ def test_daemon_killed_and_restarted_mid_stream(daemon: DaemonProcess, tmp_path:
     runner = threading.Thread(target=forwarder.run)
     runner.start()
     try:
-        while collect.tick < 15:
-            time.sleep(0.01)
+        wait_for(lambda: collect.tick >= 15, 30)
         daemon.kill()  # SIGKILL, no goodbye
-        while collect.tick < 40:  # the daemon is away for 25 ticks
-            time.sleep(0.01)
+        wait_for(lambda: collect.tick >= 40, 30)  # the daemon is away for 25 ticks
         assert forwarder.spool.pending()
         daemon.start()
         deadline = time.monotonic() + 60

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from tests.conftest import hours_ago, make_settings, records
+from tests.conftest import hours_ago, records
 from tftmon.forecast.baseline import BaselineForecaster
 from tftmon.ingest import ingest
 from tftmon.instrumentation import DaemonMetrics
@@ -65,7 +65,6 @@ def test_failed_cycle_keeps_the_previous_result(tmp_path: Path) -> None:
     assert service.run_cycle() is None
     assert service.latest is first
     assert service.last_error == "RuntimeError: model exploded"
-    assert make_settings(tmp_path).step_seconds == 300
 
 
 def test_cache_body_and_selection() -> None:
