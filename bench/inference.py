@@ -65,7 +65,7 @@ def predict_frame(forecaster, snap, names):
     import numpy as np
     import pandas as pd
 
-    from tftmon.features import KNOWN_REALS, model_inputs, observed_name, time_features
+    from tftmon.forecast.features import KNOWN_REALS, model_inputs, observed_name, time_features
 
     meta = forecaster.meta
     e, h = meta.encoder_steps, meta.horizon_steps

@@ -39,7 +39,7 @@ def main() -> None:
     from tftmon.forecast.baseline import BaselineForecaster
     from tftmon.forecast.tft import TFTForecaster
     from tftmon.generator import FleetSimulator, fleet_servers
-    from tftmon.live import DriftMonitor
+    from tftmon.monitoring.live import DriftMonitor
     from tftmon.store.window import WindowSnapshot
 
     forecaster: Forecaster

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tftmon.alerts import AlertTracker
+from tftmon.alerting.lifecycle import AlertTracker
 from tftmon.store.alerts import AlertStore
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import API_KEY, make_settings
 from tftmon.api import create_app
-from tftmon.calibration import WINDOWS, Calibration, fit, isotonic_blocks
 from tftmon.cli import calibrate_main
 from tftmon.forecast.tft import TFTForecaster
+from tftmon.risk.calibration import WINDOWS, Calibration, fit, isotonic_blocks
 
 
 def test_isotonic_map_fixes_an_overconfident_forecaster(tmp_path: Path) -> None:

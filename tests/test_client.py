@@ -13,7 +13,7 @@ import pytest
 
 from tests.servers import API_KEY, DaemonProcess
 from tests.test_alerts import CYCLE, T0, alert
-from tftmon.alerts import AlertTracker
+from tftmon.alerting.lifecycle import AlertTracker
 from tftmon.client import TftmonClient
 from tftmon.errors import DaemonResponseError, DaemonUnavailableError
 from tftmon.store.alerts import AlertStore

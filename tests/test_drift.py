@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from tftmon.drift import DriftThresholds, assess_drift, input_shift, psi, reference_distribution
-from tftmon.scoring import MetricScore
+from tftmon.monitoring.drift import (
+    DriftThresholds,
+    assess_drift,
+    input_shift,
+    psi,
+    reference_distribution,
+)
+from tftmon.monitoring.scoring import MetricScore
 
 
 def _reference(rng: np.random.Generator) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tftmon.features import fill_gaps
+from tftmon.forecast.features import fill_gaps
 
 
 def test_fill_gaps_carries_forward_and_masks() -> None:

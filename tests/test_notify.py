@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 from tests.conftest import API_KEY, hours_ago, make_settings, records
 from tests.servers import Alertmanager, wait_for
 from tests.test_alerts import alert as candidate
-from tftmon.alerts import AlertTracker
+from tftmon.alerting.lifecycle import AlertTracker
+from tftmon.alerting.notifiers import AlertmanagerNotifier, NotificationDispatcher, WebhookNotifier
 from tftmon.api import create_app
-from tftmon.notify import AlertmanagerNotifier, NotificationDispatcher, WebhookNotifier
 from tftmon.store.alerts import AlertStore
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from tftmon.risk import (
+from tftmon.risk.exceedance import (
     CRITICAL,
     HEALTHY,
     WARNING,
@@ -79,7 +79,7 @@ def test_values_over_a_threshold_have_crossed_it() -> None:
 
 def test_critical_never_above_warning_nor_30m_above_8h() -> None:
     """A calibration that maps critical higher than warning cannot break the order."""
-    from tftmon.calibration import Calibration
+    from tftmon.risk.calibration import Calibration
 
     grid = np.linspace(0, 1, 11)
     skew = Calibration(

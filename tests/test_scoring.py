@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from pytest import approx
 
-from tftmon.scoring import LiveScorer
+from tftmon.monitoring.scoring import LiveScorer
 from tftmon.store.window import WindowSnapshot
 
 L, H, M = 12, 4, 2

@@ -9,10 +9,10 @@ import orjson
 
 from tests.conftest import hours_ago, records
 from tftmon.forecast.baseline import BaselineForecaster
-from tftmon.ingest import ingest
-from tftmon.instrumentation import DaemonMetrics
 from tftmon.schemas import DEFAULT_PROFILE_RULES, METRICS
-from tftmon.service import InferenceService
+from tftmon.serving.cycle import InferenceService
+from tftmon.serving.ingest import ingest
+from tftmon.serving.instrumentation import DaemonMetrics
 from tftmon.store.fleet import FleetStore
 from tftmon.store.history import HistoryStore
 
@@ -70,7 +70,7 @@ def test_failed_cycle_keeps_the_previous_result(tmp_path: Path) -> None:
 def test_cache_body_and_selection() -> None:
     from datetime import UTC, datetime
 
-    from tftmon.cache import CacheWriter
+    from tftmon.serving.cache import CacheWriter
 
     entry = {k: 1 for k in ("risk_score", "incident_probability_30m", "incident_probability_8h")}
     entry |= {"alert": "healthy", "model_type": "baseline"}
@@ -96,7 +96,7 @@ def test_cache_body_and_selection() -> None:
 def test_compact_body_drops_forecast_lists_only() -> None:
     from datetime import UTC, datetime
 
-    from tftmon.cache import CacheWriter
+    from tftmon.serving.cache import CacheWriter
 
     entry = {k: 1 for k in ("risk_score", "incident_probability_30m", "incident_probability_8h")}
     entry |= {"alert": "warning", "model_type": "tft"}

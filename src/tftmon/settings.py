@@ -13,8 +13,8 @@ from tftmon.errors import ConfigError, field_problems
 from tftmon.schemas import DEFAULT_PROFILE_RULES
 
 if TYPE_CHECKING:
-    from tftmon.drift import DriftThresholds
-    from tftmon.risk import AlertPolicy
+    from tftmon.monitoring.drift import DriftThresholds
+    from tftmon.risk.exceedance import AlertPolicy
 
 
 def _split_keys(value: object) -> object:
@@ -135,7 +135,7 @@ class Settings(BaseSettings):
 
     def drift_thresholds(self) -> DriftThresholds:
         """The drift thresholds of these settings."""
-        from tftmon.drift import DriftThresholds
+        from tftmon.monitoring.drift import DriftThresholds
 
         return DriftThresholds(
             coverage_low=self.drift_coverage_low,
@@ -148,7 +148,7 @@ class Settings(BaseSettings):
 
     def alert_policy(self) -> AlertPolicy:
         """The alert policy of these settings."""
-        from tftmon.risk import AlertPolicy
+        from tftmon.risk.exceedance import AlertPolicy
 
         return AlertPolicy(
             warning_probability=self.alert_warning_probability,

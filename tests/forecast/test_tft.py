@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from tests.conftest import API_KEY, hours_ago, make_settings, records
 from tests.tiny_model import ENCODER, HORIZON, MIN_ENCODER
 from tftmon.api import create_app
-from tftmon.features import KNOWN_REALS, observed_name, time_features
 from tftmon.forecast.artifacts import ArtifactError, read_metadata
+from tftmon.forecast.features import KNOWN_REALS, observed_name, time_features
 from tftmon.forecast.tft import TFTForecaster
 from tftmon.store.window import WindowSnapshot
 from tftmon.training.dataset import BucketedFleet, model_frame, time_series_dataset

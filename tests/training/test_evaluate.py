@@ -16,8 +16,8 @@ from tftmon.cli import evaluate_main, train_main
 from tftmon.forecast.tft import TFTForecaster
 from tftmon.generator import FleetSimulator, fleet_servers
 from tftmon.generator.stream import records_of
-from tftmon.ingest import ingest
 from tftmon.schemas import DEFAULT_PROFILE_RULES, METRICS
+from tftmon.serving.ingest import ingest
 from tftmon.store.fleet import FleetStore
 from tftmon.store.history import HistoryStore
 from tftmon.training.dataset import BucketedFleet

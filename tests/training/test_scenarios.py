@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tftmon.calibration import Calibration
 from tftmon.forecast import ForecasterInfo, ForecastOutput
 from tftmon.forecast.tft import TFTForecaster
-from tftmon.risk import Thresholds
+from tftmon.risk.calibration import Calibration
+from tftmon.risk.exceedance import Thresholds
 from tftmon.store.window import WindowSnapshot
 from tftmon.training.scenarios import run_battery, scenarios, summary
 

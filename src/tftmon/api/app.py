@@ -13,7 +13,14 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from tftmon import __version__
-from tftmon.alerts import AlertTracker
+from tftmon.alerting.lifecycle import AlertTracker
+from tftmon.alerting.notifiers import (
+    DEFAULT_DASHBOARD_URL,
+    AlertmanagerNotifier,
+    NotificationDispatcher,
+    Notifier,
+    WebhookNotifier,
+)
 from tftmon.api.errors import install_error_handlers
 from tftmon.api.routes import admin, alerts, drift, feed, metrics, predictions, servers, status
 from tftmon.api.state import AppState
@@ -21,18 +28,11 @@ from tftmon.forecast import Forecaster
 from tftmon.forecast.artifacts import ArtifactError, latest_version
 from tftmon.forecast.baseline import BaselineForecaster
 from tftmon.forecast.selection import window_extra
-from tftmon.instrumentation import DaemonMetrics
-from tftmon.live import DriftMonitor
-from tftmon.notify import (
-    DEFAULT_DASHBOARD_URL,
-    AlertmanagerNotifier,
-    NotificationDispatcher,
-    Notifier,
-    WebhookNotifier,
-)
-from tftmon.risk import Thresholds
+from tftmon.monitoring.live import DriftMonitor
+from tftmon.risk.exceedance import Thresholds
 from tftmon.schemas import METRICS
-from tftmon.service import InferenceService, ModelSource, inference_loop, retention_loop
+from tftmon.serving.cycle import InferenceService, ModelSource, inference_loop, retention_loop
+from tftmon.serving.instrumentation import DaemonMetrics
 from tftmon.settings import Settings, load_settings
 from tftmon.store.alerts import AlertStore
 from tftmon.store.fleet import FleetStore

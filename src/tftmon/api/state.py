@@ -6,8 +6,8 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from tftmon.instrumentation import DaemonMetrics
-from tftmon.service import InferenceService
+from tftmon.serving.cycle import InferenceService
+from tftmon.serving.instrumentation import DaemonMetrics
 from tftmon.settings import Settings
 from tftmon.store.fleet import FleetStore
 

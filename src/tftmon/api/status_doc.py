@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tftmon.api.state import AppState
-from tftmon.calibration import WINDOWS, Calibration
+from tftmon.risk.calibration import WINDOWS, Calibration
 from tftmon.schemas import ALERT_LEVELS, ModelInfo, ServerWarmup, StatusResponse
 
 

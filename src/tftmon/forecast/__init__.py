@@ -8,7 +8,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from tftmon.calibration import Calibration
+from tftmon.risk.calibration import Calibration
 from tftmon.schemas import METRIC_SPECS
 from tftmon.store.window import WindowSnapshot
 

@@ -15,14 +15,14 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from tftmon.calibration import Calibration
-from tftmon.features import fill_gaps
 from tftmon.forecast import (
     DEFAULT_QUANTILES,
     ForecasterInfo,
     ForecastOutput,
     clip_to_metric_range,
 )
+from tftmon.forecast.features import fill_gaps
+from tftmon.risk.calibration import Calibration
 from tftmon.store.window import WindowSnapshot
 
 MIN_PAIRS = 3

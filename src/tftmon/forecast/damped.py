@@ -17,7 +17,6 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from tftmon.features import fill_gaps
 from tftmon.forecast import (
     DEFAULT_QUANTILES,
     ForecasterInfo,
@@ -25,6 +24,7 @@ from tftmon.forecast import (
     clip_to_metric_range,
 )
 from tftmon.forecast.baseline import ClassicalForecaster
+from tftmon.forecast.features import fill_gaps
 from tftmon.store.window import WindowSnapshot
 
 # (alpha, beta, phi): beta in the state-space form (trend gain per step, at most alpha)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from pytorch_forecasting.data import EncoderNormalizer
 
-from tftmon.features import SCALE_FLOOR
+from tftmon.forecast.features import SCALE_FLOOR
 
 
 class LastValueNormalizer(EncoderNormalizer):  # type: ignore[misc]

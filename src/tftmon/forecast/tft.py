@@ -21,16 +21,6 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from tftmon.calibration import Calibration
-from tftmon.features import (
-    KNOWN_REALS,
-    RELATIVE_TIME,
-    SCALE_FLOOR,
-    denormalize,
-    model_inputs,
-    observed_name,
-    time_features,
-)
 from tftmon.forecast import ForecasterInfo, ForecastOutput
 from tftmon.forecast.artifacts import (
     ArtifactError,
@@ -41,6 +31,15 @@ from tftmon.forecast.artifacts import (
 )
 from tftmon.forecast.baseline import SEASON_SLACK, BaselineForecaster
 from tftmon.forecast.damped import DampedTrendForecaster
+from tftmon.forecast.features import (
+    KNOWN_REALS,
+    RELATIVE_TIME,
+    SCALE_FLOOR,
+    denormalize,
+    model_inputs,
+    observed_name,
+    time_features,
+)
 from tftmon.forecast.selection import (
     DEFAULT_MARGIN,
     DEFAULT_STEPS,
@@ -50,6 +49,7 @@ from tftmon.forecast.selection import (
     window_extra,
     young_cycle,
 )
+from tftmon.risk.calibration import Calibration
 from tftmon.schemas import METRIC_SPECS, METRICS
 from tftmon.store.window import WindowSnapshot
 

@@ -24,7 +24,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from tftmon.features import denormalize
+from tftmon.forecast.features import denormalize
 from tftmon.schemas import METRICS
 
 FloatArray = npt.NDArray[np.float64]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tftmon.features import group_by_bucket
+from tftmon.forecast.features import group_by_bucket
 from tftmon.store.columns import BucketColumns, Int64Array, SampleColumns
 
 NONE = -1

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tftmon import calibration
 from tftmon.forecast.selection import window_extra
-from tftmon.risk import Thresholds
+from tftmon.risk import calibration
+from tftmon.risk.exceedance import Thresholds
 from tftmon.training.dataset import BucketedFleet
 from tftmon.training.evaluate import BacktestConfig
 from tftmon.training.incidents import WINDOW_STEPS, reliability, run_risk

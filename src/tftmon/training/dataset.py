@@ -1,4 +1,4 @@
-"""From data-contract rows to the model's training frame, through ``tftmon.features``."""
+"""From data-contract rows to the model's training frame, through ``tftmon.forecast.features``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tftmon.errors import ConfigError
-from tftmon.features import (
+from tftmon.forecast.features import (
     KNOWN_REALS,
     RELATIVE_TIME,
     group_by_bucket,

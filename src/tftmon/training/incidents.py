@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tftmon.forecast import Forecaster
-from tftmon.risk import WARNING, AlertPolicy, Thresholds, assess
+from tftmon.risk.exceedance import WARNING, AlertPolicy, Thresholds, assess
 from tftmon.schemas import METRICS
 from tftmon.training.dataset import BucketedFleet
 from tftmon.training.evaluate import BacktestConfig, replay

@@ -33,7 +33,7 @@ from tftmon.forecast import Forecaster
 from tftmon.forecast.artifacts import METADATA, latest_version, weights_path
 from tftmon.forecast.registry import install, promote, prune, registry_lock
 from tftmon.forecast.selection import DEFAULT_STEPS, window_extra
-from tftmon.risk import Thresholds
+from tftmon.risk.exceedance import Thresholds
 from tftmon.training.calibrate import fit_calibration
 from tftmon.training.dataset import BucketedFleet
 from tftmon.training.evaluate import BANDS, BacktestConfig, backtest, default_baselines

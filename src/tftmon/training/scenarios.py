@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from tftmon.forecast import Forecaster
 from tftmon.forecast.baseline import BaselineForecaster
-from tftmon.risk import WARNING, AlertPolicy, Thresholds, assess
+from tftmon.risk.exceedance import WARNING, AlertPolicy, Thresholds, assess
 from tftmon.schemas import METRICS
 from tftmon.store.window import WindowSnapshot
 

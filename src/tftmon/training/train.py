@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from tftmon.drift import reference_distribution
 from tftmon.errors import ConfigError
-from tftmon.features import TRANSFORMS, denormalize
 from tftmon.forecast import DEFAULT_QUANTILES
 from tftmon.forecast.artifacts import ArtifactMeta, json_hparams, save_artifact, set_latest
+from tftmon.forecast.features import TRANSFORMS, denormalize
+from tftmon.monitoring.drift import reference_distribution
 from tftmon.training.dataset import BucketedFleet, model_frame, time_series_dataset
 
 logger = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from tftmon.api.deps import StateDep, require_api_key
 from tftmon.api.state import AppState
 from tftmon.errors import NoValidRecordsError, PayloadTooLargeError, RequestError
-from tftmon.ingest import ingest, parse_body
 from tftmon.schemas import ErrorResponse, FeedResponse, MetricRecord
+from tftmon.serving.ingest import ingest, parse_body
 
 router = APIRouter(tags=["ingest"], dependencies=[Depends(require_api_key)])
 

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tftmon.drift import DriftThresholds, assess_drift, input_shift
 from tftmon.forecast import Forecaster
 from tftmon.forecast.baseline import BaselineForecaster
+from tftmon.monitoring.drift import DriftThresholds, assess_drift, input_shift
+from tftmon.monitoring.scoring import LiveScorer
 from tftmon.schemas import METRICS
-from tftmon.scoring import LiveScorer
 from tftmon.store.window import WindowSnapshot
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,14 @@ from typing import Any
 import numpy as np
 
 from tftmon.forecast import ForecasterInfo, ForecastOutput
-from tftmon.risk import CRITICAL, WARNING, AlertPolicy, RiskAssessment, fleet_level, level_name
+from tftmon.risk.exceedance import (
+    CRITICAL,
+    WARNING,
+    AlertPolicy,
+    RiskAssessment,
+    fleet_level,
+    level_name,
+)
 from tftmon.schemas import ALERT_LEVELS, METRICS
 from tftmon.store.window import WindowSnapshot
 

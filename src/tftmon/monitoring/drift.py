@@ -25,7 +25,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from tftmon.scoring import MetricScore
+from tftmon.monitoring.scoring import MetricScore
 
 BINS = 10
 EPS = 1e-4

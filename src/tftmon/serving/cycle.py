@@ -16,14 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from tftmon.alerts import AlertTracker
-from tftmon.cache import CacheWriter, PredictionsCache
+from tftmon.alerting.lifecycle import AlertTracker
+from tftmon.alerting.notifiers import NotificationDispatcher
 from tftmon.forecast import Forecaster
-from tftmon.instrumentation import DaemonMetrics, PerServerRows
-from tftmon.live import DriftMonitor
-from tftmon.notify import NotificationDispatcher
-from tftmon.predictions import ChunkInput, fleet_document, server_entries
-from tftmon.risk import AlertPolicy, Thresholds, assess
+from tftmon.monitoring.live import DriftMonitor
+from tftmon.risk.exceedance import AlertPolicy, Thresholds, assess
+from tftmon.serving.cache import CacheWriter, PredictionsCache
+from tftmon.serving.document import ChunkInput, fleet_document, server_entries
+from tftmon.serving.instrumentation import DaemonMetrics, PerServerRows
 from tftmon.store.fleet import FleetStore
 from tftmon.store.window import WindowSnapshot
 

@@ -39,8 +39,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from tftmon.calibration import Calibration
 from tftmon.errors import ConfigError
+from tftmon.risk.calibration import Calibration
 from tftmon.schemas import ALERT_LEVELS, METRICS
 
 FloatArray = npt.NDArray[np.float64]
@@ -74,7 +74,9 @@ class Thresholds:
         Raises:
             ConfigError: unreadable TOML, an unknown metric, or warning above critical.
         """
-        shipped = tomllib.loads(resources.files("tftmon").joinpath("thresholds.toml").read_text())
+        shipped = tomllib.loads(
+            resources.files("tftmon.risk").joinpath("thresholds.toml").read_text()
+        )
         layers = [shipped]
         if path is not None:
             try:
