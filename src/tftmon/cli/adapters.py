@@ -12,7 +12,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from tftmon.cli.common import client_settings, setup_logging
+from tftmon.cli.common import setup_logging
+from tftmon.client_config import client_settings
 from tftmon.errors import ClientError, ConfigError, SourceError
 
 logger = logging.getLogger(__name__)

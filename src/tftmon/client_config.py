@@ -1,0 +1,39 @@
+"""Where a client process finds the daemon and the API key to send it.
+
+Clients (the adapters, the model commands, the dashboard) read the daemon URL and key from
+their flags, then the environment, then the ``.env`` the daemon's keys are written to. The
+daemon itself reads its settings through ``tftmon.settings``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Final
+
+from tftmon.keys import ENV_VAR, read_keys
+
+DEFAULT_PORT: Final = "8000"
+
+
+def client_settings(url: str | None) -> tuple[str, str | None]:
+    """Daemon URL and API key for a client process (flags, environment, then .env).
+
+    Args:
+        url: the daemon URL given on the command line, if any; else ``TFTMON_DAEMON_URL``,
+            else ``http://127.0.0.1:$TFTMON_PORT`` (port 8000 by default).
+
+    Returns:
+        The daemon URL and the key to send: ``TFTMON_API_KEY``, else the newest key of
+        ``TFTMON_API_KEYS`` in ``./.env``, else of the ``TFTMON_API_KEYS`` variable; ``None``
+        when there is none.
+    """
+    port = os.environ.get("TFTMON_PORT", DEFAULT_PORT)
+    base = url or os.environ.get("TFTMON_DAEMON_URL") or f"http://127.0.0.1:{port}"
+    key = os.environ.get("TFTMON_API_KEY")
+    if not key:
+        keys = read_keys(Path(".env")) or [
+            k for k in os.environ.get(ENV_VAR, "").split(",") if k.strip()
+        ]
+        key = keys[-1].strip() if keys else None
+    return base, key
