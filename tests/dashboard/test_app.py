@@ -11,7 +11,7 @@ from tests.dashboard.conftest import FLEET
 from tests.dashboard.stack import WARMING
 from tests.servers import API_KEY, REPO, DaemonProcess, free_port
 from tftmon.client import TftmonClient
-from tftmon.dashboard.data import server_rows, top_risks
+from tftmon.dashboard.rows import server_rows, top_risks
 
 pytestmark = pytest.mark.integration
 APP = str(REPO / "tft_dashboard_web.py")

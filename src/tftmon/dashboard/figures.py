@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 
 from tftmon.dashboard.pair_risk import OVER_RANK, PairRisk, fmt_value, pair_risks
 from tftmon.schemas import ALERT_LEVELS, METRIC_SPECS, METRICS
+from tftmon.timefmt import parse_iso
 
 LEVEL_COLORS: Final[dict[str, str]] = {
     "healthy": "#2e7d32",
@@ -22,11 +23,6 @@ UNITS: Final[dict[str, str]] = {spec.name: spec.unit for spec in METRIC_SPECS}
 _BAND_OUTER = "rgba(31, 119, 180, 0.12)"
 _BAND_INNER = "rgba(31, 119, 180, 0.28)"
 _MARGIN: Final = {"l": 10, "r": 10, "t": 40, "b": 10}
-
-
-def parse_time(value: str) -> datetime:
-    """An API timestamp (ISO 8601, ``Z`` or offset) as an aware datetime."""
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +38,7 @@ class Crossing:
 
 def forecast_times(start: str, steps: int, step_seconds: int) -> list[datetime]:
     """The time of each forecast step: list index k is ``forecast_start + k * step``."""
-    first = parse_time(start)
+    first = parse_iso(start)
     return [first + timedelta(seconds=k * step_seconds) for k in range(steps)]
 
 
@@ -59,7 +55,7 @@ def predicted_crossings(
     """
     out: list[Crossing] = []
     times = forecast_times(start, len(forecast.get("p50", [])), step_seconds)
-    origin = now or (times[0] if times else parse_time(start))
+    origin = now or (times[0] if times else parse_iso(start))
     for kind in ("warning", "critical"):
         limit = forecast.get(f"{kind}_threshold")
         if limit is None:
@@ -183,7 +179,7 @@ def forecast_figure(
     if history is not None and metric in history.get("values", {}):
         fig.add_trace(
             go.Scatter(
-                x=[parse_time(t) for t in history["timestamps"]],
+                x=[parse_iso(t) for t in history["timestamps"]],
                 y=history["values"][metric],
                 mode="lines",
                 name="history",
