@@ -36,9 +36,14 @@ def windows(n_servers: int, model_dir: Path):
     from tftmon.forecast.selection import window_extra
     from tftmon.forecast.tft import TFTForecaster
     from tftmon.generator import FleetSimulator, fleet_servers
-    from tftmon.store.window import WindowSnapshot
+    from tftmon.windows import WindowSnapshot
 
-    forecaster = TFTForecaster.load(model_dir.parent, model_dir.name, device="auto", threads=2)
+    import torch
+
+    torch.set_num_threads(
+        2
+    )  # the daemon's default (TFTMON_INFERENCE_THREADS); an entry point's choice
+    forecaster = TFTForecaster.load(model_dir.parent, model_dir.name, device="auto")
     length = forecaster.meta.encoder_steps + window_extra(forecaster.selection_steps)
     servers = fleet_servers(n_servers)
     sim = FleetSimulator(servers, seed=3)

@@ -40,7 +40,7 @@ def main() -> None:
     from tftmon.forecast.tft import TFTForecaster
     from tftmon.generator import FleetSimulator, fleet_servers
     from tftmon.monitoring.live import DriftMonitor
-    from tftmon.store.window import WindowSnapshot
+    from tftmon.windows import WindowSnapshot
 
     forecaster: Forecaster
     if args.baseline:

@@ -13,7 +13,7 @@ from tests.conftest import API_KEY, make_settings
 from tftmon.api import create_app
 from tftmon.cli import calibrate_main
 from tftmon.forecast.tft import TFTForecaster
-from tftmon.risk.calibration import WINDOWS, Calibration, fit, isotonic_blocks
+from tftmon.risk.calibration import WINDOWS, Calibration, fit, isotonic_blocks, model_calibration
 
 
 def test_isotonic_map_fixes_an_overconfident_forecaster(tmp_path: Path) -> None:
@@ -72,7 +72,9 @@ def test_calibrate_cli_stores_the_map_with_the_model(tiny_model: Path, tmp_path:
     assert fitted_windows | set(body["uncalibrated"]) == set(WINDOWS)
     per_forecast = {name.split("|")[0] for name in body["maps"] if "|" in name}
     assert per_forecast <= fitted_windows  # a forecast's own map only beside a pooled one
-    assert TFTForecaster.load(models, device="cpu").calibration is not None
+    loaded = TFTForecaster.load(models, device="cpu")
+    assert loaded.info.artifact_dir == models / "tiny"
+    assert model_calibration(loaded.info.artifact_dir) is not None
     settings = make_settings(tmp_path, models_dir=models, horizon_steps=12, device="cpu")
     with TestClient(create_app(settings), headers={"X-API-Key": API_KEY}) as c:
         calibration = c.get("/status").json()["model"]["calibration"]

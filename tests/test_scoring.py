@@ -6,7 +6,7 @@ import numpy as np
 from pytest import approx
 
 from tftmon.monitoring.scoring import LiveScorer
-from tftmon.store.window import WindowSnapshot
+from tftmon.windows import WindowSnapshot
 
 L, H, M = 12, 4, 2
 QS = (0.1, 0.5, 0.9)

@@ -10,9 +10,10 @@ import orjson
 from tests.conftest import hours_ago, records
 from tftmon.forecast.baseline import BaselineForecaster
 from tftmon.schemas import DEFAULT_PROFILE_RULES, METRICS
-from tftmon.serving.cycle import InferenceService
+from tftmon.serving.cycle import InferenceCycle
 from tftmon.serving.ingest import ingest
 from tftmon.serving.instrumentation import DaemonMetrics
+from tftmon.serving.models import ServedModel
 from tftmon.store.fleet import FleetStore
 from tftmon.store.history import HistoryStore
 
@@ -40,8 +41,8 @@ def fleet_with_data(tmp_path: Path) -> FleetStore:
 def test_chunked_cycle_equals_one_batch(tmp_path: Path) -> None:
     fleet = fleet_with_data(tmp_path)
     forecaster = BaselineForecaster(96, 300)
-    whole = InferenceService(fleet, forecaster, DaemonMetrics()).run_cycle()
-    chunked = InferenceService(fleet, forecaster, DaemonMetrics(), chunk_size=2).run_cycle()
+    whole = InferenceCycle(fleet, forecaster, DaemonMetrics()).run_cycle()
+    chunked = InferenceCycle(fleet, forecaster, DaemonMetrics(), chunk_size=2).run_cycle()
     assert whole is not None and chunked is not None
     a = orjson.loads(whole.body)
     b = orjson.loads(chunked.body)
@@ -59,9 +60,9 @@ class Broken(BaselineForecaster):
 
 def test_failed_cycle_keeps_the_previous_result(tmp_path: Path) -> None:
     fleet = fleet_with_data(tmp_path)
-    service = InferenceService(fleet, BaselineForecaster(96, 300), DaemonMetrics())
+    service = InferenceCycle(fleet, BaselineForecaster(96, 300), DaemonMetrics())
     first = service.run_cycle()
-    service.forecaster = Broken(96, 300)
+    service.models.served = ServedModel.of(Broken(96, 300))
     assert service.run_cycle() is None
     assert service.latest is first
     assert service.last_error == "RuntimeError: model exploded"

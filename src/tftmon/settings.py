@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tftmon.errors import ConfigError, field_problems
 from tftmon.schemas import DEFAULT_PROFILE_RULES
-
-if TYPE_CHECKING:
-    from tftmon.monitoring.drift import DriftThresholds
-    from tftmon.risk.exceedance import AlertPolicy
 
 
 def _split_keys(value: object) -> object:
@@ -132,31 +128,6 @@ class Settings(BaseSettings):
     def db_path(self) -> Path:
         """The SQLite history file."""
         return self.data_dir / "history.sqlite3"
-
-    def drift_thresholds(self) -> DriftThresholds:
-        """The drift thresholds of these settings."""
-        from tftmon.monitoring.drift import DriftThresholds
-
-        return DriftThresholds(
-            coverage_low=self.drift_coverage_low,
-            coverage_high=self.drift_coverage_high,
-            error_ratio=self.drift_error_ratio,
-            psi=self.drift_psi,
-            min_points=self.drift_min_points,
-            psi_min_samples=self.drift_psi_min_samples,
-        )
-
-    def alert_policy(self) -> AlertPolicy:
-        """The alert policy of these settings."""
-        from tftmon.risk.exceedance import AlertPolicy
-
-        return AlertPolicy(
-            warning_probability=self.alert_warning_probability,
-            critical_probability=self.alert_critical_probability,
-            watch_probability=self.alert_watch_probability,
-            hold_ratio=self.alert_hold_ratio,
-            value_band=self.alert_value_band,
-        )
 
     def require_auth_configured(self) -> None:
         """Refuse to serve without a key unless running open was asked for explicitly."""

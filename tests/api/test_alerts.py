@@ -17,9 +17,9 @@ T0 = datetime(2026, 1, 5, tzinfo=UTC)
 
 def test_history_pages_back_and_survives_a_restart(settings: Settings) -> None:
     with TestClient(create_app(settings), headers={"X-API-Key": API_KEY}) as c:
-        service = c.app.state.tftmon.service
-        wait_for(lambda: service.cycles >= 1)  # the start-up cycle is not racing ours
-        tracker = service.alerts
+        cycle = c.app.state.daemon.cycle
+        wait_for(lambda: cycle.cycles >= 1)  # the start-up cycle is not racing ours
+        tracker = cycle.alerts.tracker
         tracker.min_hold_s = 0
         for i in range(6):  # open and resolve three times: 6 events
             tracker.update([alert(metric="mem_pct")] if i % 2 == 0 else [], T0)
@@ -48,15 +48,16 @@ def test_history_pages_back_and_survives_a_restart(settings: Settings) -> None:
 def test_a_hold_only_pair_keeps_its_alert_but_is_not_in_the_predictions(
     client: TestClient,
 ) -> None:
-    service = client.app.state.tftmon.service
-    wait_for(lambda: service.cycles >= 1)
-    service.alerts.min_hold_s = 0
+    cycle = client.app.state.daemon.cycle
+    wait_for(lambda: cycle.cycles >= 1)
+    tracker = cycle.alerts.tracker
+    tracker.min_hold_s = 0
     opened = alert() | {"server": "ppweb009"}  # cpu_pct at warning
-    service.alerts.update([opened], datetime.now(UTC) - timedelta(hours=1))
+    tracker.update([opened], datetime.now(UTC) - timedelta(hours=1))
     # 84 %: just under the 85 % warning threshold, within the value band: hold only
     client.post("/feed", json=records(["ppweb009"], hours_ago(2), 240, cpu_pct=84.0))
     for _ in range(3):
-        service.run_cycle()
+        cycle.run_cycle()
     assert client.get("/predictions/current").json()["alerts"] == []
     [kept] = client.get("/alerts/active").json()
     assert (kept["server"], kept["level"], kept["current_value"]) == ("ppweb009", "warning", 84.0)

@@ -22,7 +22,7 @@ def test_forecasts_are_scored_as_actuals_arrive(tmp_path: Path) -> None:
             for rec in batch:
                 rec["cpu_pct"] = float(rng.uniform(20, 80))
             assert client.post("/feed", json=batch).status_code == 200
-            client.app.state.tftmon.service.run_cycle()
+            client.app.state.daemon.cycle.run_cycle()
         doc = client.get("/drift/status").json()
         cpu = doc["metrics"]["cpu_pct"]
         assert cpu["points"] > 0 and cpu["series"] == 2

@@ -14,7 +14,7 @@ def _feed_and_infer(client: TestClient) -> None:
     batch = records(["ppweb001", "ppdb001"], hours_ago(3), 3 * 120, cpu_pct=40.0, mem_pct=70.0)
     batch += records(["ppml0001"], hours_ago(2), 240, every_s=30, cpu_pct=50.0)  # no memory
     assert client.post("/feed", json=batch).status_code == 200
-    client.app.state.tftmon.service.run_cycle()
+    client.app.state.daemon.cycle.run_cycle()
 
 
 def test_predictions_shape(client: TestClient) -> None:
@@ -77,7 +77,7 @@ def test_predictions_of_an_empty_fleet(client: TestClient) -> None:
 def test_hot_server_raises_an_alert(client: TestClient) -> None:
     batch = records(["ppweb009"], hours_ago(2), 240, cpu_pct=97.0)
     client.post("/feed", json=batch)
-    client.app.state.tftmon.service.run_cycle()
+    client.app.state.daemon.cycle.run_cycle()
     doc = client.get("/predictions/current").json()
     server = doc["predictions"]["ppweb009"]
     assert server["alert"] == "critical"
@@ -133,7 +133,7 @@ def test_unknown_server_history_is_404(client: TestClient) -> None:
 
 def test_alert_history_endpoint(client: TestClient) -> None:
     client.post("/feed", json=records(["ppweb009"], hours_ago(2), 240, cpu_pct=97.0))
-    client.app.state.tftmon.service.run_cycle()
+    client.app.state.daemon.cycle.run_cycle()
     events = client.get("/alerts/history").json()
     assert events[0]["event"] == "opened"
     assert events[0]["alert"]["server"] == "ppweb009"

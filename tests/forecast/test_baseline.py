@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tftmon.forecast.baseline import BaselineForecaster
-from tftmon.store.window import WindowSnapshot
+from tftmon.windows import WindowSnapshot
 
 L, H, M = 288, 96, 4
 

@@ -36,7 +36,7 @@ def test_daemon_serves_the_shipped_tft_out_of_the_box(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, models_dir=MODELS, device="cpu")
     with TestClient(create_app(settings), headers={"X-API-Key": API_KEY}) as c:
         c.post("/feed", json=records(["ppdb001", "ppweb003"], hours_ago(3), 360, every_s=30))
-        c.app.state.tftmon.service.run_cycle()
+        c.app.state.daemon.cycle.run_cycle()
         doc = c.get("/predictions/current").json()
     meta = doc["metadata"]
     assert (meta["model_type"], meta["horizon_steps"], meta["step_seconds"]) == ("TFT", 96, 300)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from tftmon.forecast.selection import choose, earlier, median_errors, young_cycle
-from tftmon.store.window import WindowSnapshot
+from tftmon.windows import WindowSnapshot
 
 
 def test_rules() -> None:

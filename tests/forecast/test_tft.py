@@ -18,8 +18,8 @@ from tftmon.api import create_app
 from tftmon.forecast.artifacts import ArtifactError, read_metadata
 from tftmon.forecast.features import KNOWN_REALS, observed_name, time_features
 from tftmon.forecast.tft import TFTForecaster
-from tftmon.store.window import WindowSnapshot
 from tftmon.training.dataset import BucketedFleet, model_frame, time_series_dataset
+from tftmon.windows import WindowSnapshot
 
 
 def snapshot_of(fleet: BucketedFleet, history: list[int], window: int = 60) -> WindowSnapshot:
@@ -155,7 +155,7 @@ def test_daemon_serves_the_tft_and_says_why_not(tiny_model: Path, tmp_path: Path
     with TestClient(create_app(settings), headers={"X-API-Key": API_KEY}) as c:
         c.post("/feed", json=records(["ppweb001", "ppdb001"], hours_ago(2), 200))
         c.post("/feed", json=records(["ppweb002"], hours_ago(0.2), 10))  # too short for the TFT
-        c.app.state.tftmon.service.run_cycle()
+        c.app.state.daemon.cycle.run_cycle()
         doc = c.get("/predictions/current").json()
         assert doc["metadata"]["model_type"] == "TFT"
         assert doc["metadata"]["model_version"] == "tiny"

@@ -10,10 +10,9 @@ import pytest
 
 from tftmon.forecast import ForecasterInfo, ForecastOutput
 from tftmon.forecast.tft import TFTForecaster
-from tftmon.risk.calibration import Calibration
 from tftmon.risk.exceedance import Thresholds
-from tftmon.store.window import WindowSnapshot
 from tftmon.training.scenarios import run_battery, scenarios, summary
+from tftmon.windows import WindowSnapshot
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
@@ -24,7 +23,6 @@ class WindowMean:
     info = ForecasterInfo(
         "baseline", "window-mean", "cpu", (0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.98), 96, 300, 1
     )
-    calibration: Calibration | None = None
 
     def forecast(self, snapshot: WindowSnapshot) -> ForecastOutput:
         mean = np.nanmean(snapshot.values[:, -288:], axis=1)  # [S, M]

@@ -12,9 +12,9 @@ from tftmon.schemas import ALERT_LEVELS, ModelInfo, ServerWarmup, StatusResponse
 
 def model_info(state: AppState) -> ModelInfo:
     """The served forecaster."""
-    forecaster = state.service.forecaster
-    info = forecaster.info
-    calibration = forecaster.calibration
+    served = state.models.served
+    info = served.forecaster.info
+    calibration = served.calibration
     return ModelInfo(
         model_type=info.model_type,
         model_version=info.version,
@@ -60,7 +60,7 @@ def status(state: AppState) -> StatusResponse:
     tracked = len(servers)
     ready = sum(s.is_ready for s in servers.values())
     progress = sum(s.progress_percent for s in servers.values()) / tracked if tracked else 0.0
-    latest = state.service.latest
+    latest = state.cycle.latest
     return StatusResponse(
         status="empty" if tracked == 0 else ("ready" if ready == tracked else "warming_up"),
         is_warmed_up=tracked > 0 and ready == tracked,
@@ -70,19 +70,19 @@ def status(state: AppState) -> StatusResponse:
         model=model_info(state),
         last_inference_time=latest.time if latest else None,
         last_inference_ms=round(latest.inference_ms, 2) if latest else None,
-        inference_cycles=state.service.cycles,
-        last_inference_error=state.service.last_error,
+        inference_cycles=state.cycle.cycles,
+        last_inference_error=state.cycle.last_error,
         records_ingested=state.fleet.records_total,
         restore_seconds=round(state.restore_seconds, 3),
         servers=servers,
-        model_loaded_at=state.service.model_loaded_at,
-        model_reload_error=state.service.reload_error,
+        model_loaded_at=state.models.loaded_at,
+        model_reload_error=state.models.reload_error,
     )
 
 
 def empty_predictions(state: AppState) -> dict[str, Any]:
     """The predictions document before the first inference cycle."""
-    info = state.service.forecaster.info
+    info = state.models.served.forecaster.info
     return {
         "predictions": {},
         "alerts": [],

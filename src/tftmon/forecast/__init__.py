@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from tftmon.risk.calibration import Calibration
 from tftmon.schemas import METRIC_SPECS
-from tftmon.store.window import WindowSnapshot
+from tftmon.windows import WindowSnapshot
 
 DEFAULT_QUANTILES: tuple[float, ...] = (0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.98)
 
@@ -30,7 +30,13 @@ def clip_to_metric_range(quantiles: npt.NDArray[np.floating]) -> npt.NDArray[np.
 
 @dataclass(frozen=True, slots=True)
 class ForecasterInfo:
-    """What a forecaster is; shown in ``/status`` and prediction metadata."""
+    """What a forecaster is; shown in ``/status`` and prediction metadata.
+
+    ``artifact_dir`` is the folder a trained model was loaded from (where ``risk``
+    finds its ``calibration.json``); ``input_reference`` the training inputs'
+    distribution the drift monitor compares live inputs with. Both None for a classical
+    forecaster.
+    """
 
     model_type: str
     version: str
@@ -42,6 +48,8 @@ class ForecasterInfo:
     note: str | None = None
     validation: dict[str, Any] | None = field(default=None, compare=False)
     training_data: dict[str, Any] | None = field(default=None, compare=False)
+    artifact_dir: Path | None = field(default=None, compare=False)
+    input_reference: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +75,6 @@ class Forecaster(Protocol):
     @property
     def info(self) -> ForecasterInfo:
         """Identity and shape of the forecasts."""
-        ...
-
-    @property
-    def calibration(self) -> Calibration | None:
-        """The probability calibration fitted for this model, if any."""
         ...
 
     def forecast(self, snapshot: WindowSnapshot) -> ForecastOutput:

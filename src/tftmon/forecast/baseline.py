@@ -22,8 +22,7 @@ from tftmon.forecast import (
     clip_to_metric_range,
 )
 from tftmon.forecast.features import fill_gaps
-from tftmon.risk.calibration import Calibration
-from tftmon.store.window import WindowSnapshot
+from tftmon.windows import WindowSnapshot
 
 MIN_PAIRS = 3
 
@@ -51,7 +50,7 @@ SEASON_SLACK: Final = 12  # steps of a day that seasonal naive may do without (1
 
 
 class ClassicalForecaster:
-    """What the classical forecasters share: a fixed ``ForecasterInfo`` and no calibration."""
+    """What the classical forecasters share: a fixed ``ForecasterInfo``."""
 
     _info: ForecasterInfo
 
@@ -59,11 +58,6 @@ class ClassicalForecaster:
     def info(self) -> ForecasterInfo:
         """Identity and shape of the forecasts."""
         return self._info
-
-    @property
-    def calibration(self) -> Calibration | None:
-        """A classical forecaster has no fitted calibration."""
-        return None
 
 
 class BaselineForecaster(ClassicalForecaster):

@@ -25,7 +25,7 @@ from tftmon.forecast import (
 )
 from tftmon.forecast.baseline import ClassicalForecaster
 from tftmon.forecast.features import fill_gaps
-from tftmon.store.window import WindowSnapshot
+from tftmon.windows import WindowSnapshot
 
 # (alpha, beta, phi): beta in the state-space form (trend gain per step, at most alpha)
 GRID: Final = tuple(

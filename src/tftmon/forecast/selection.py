@@ -38,7 +38,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from tftmon.store.window import WindowSnapshot
+from tftmon.windows import WindowSnapshot
 
 CANDIDATES: Final = ("tft", "damped_trend", "seasonal_naive")
 DEFAULT_STEPS: Final = 24  # two hours of 5-minute steps

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import pickle
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -49,9 +50,8 @@ from tftmon.forecast.selection import (
     window_extra,
     young_cycle,
 )
-from tftmon.risk.calibration import Calibration
 from tftmon.schemas import METRIC_SPECS, METRICS
-from tftmon.store.window import WindowSnapshot
+from tftmon.windows import WindowSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,6 @@ class TFTForecaster:
         self._mask_cols = [reals.index(observed_name(m)) for m in meta.metrics]
         self._relative_time = reals.index(RELATIVE_TIME) if RELATIVE_TIME in reals else None
         self._profiles = meta.profiles
-        self._calibration: Calibration | None = None
         self._baseline = BaselineForecaster(
             meta.horizon_steps, meta.step_seconds, quantiles=meta.quantiles
         )
@@ -149,6 +148,7 @@ class TFTForecaster:
             min_history_steps=meta.min_encoder_steps,
             validation=meta.raw.get("validation"),
             training_data=meta.raw.get("training_data"),
+            input_reference=meta.raw.get("input_reference"),
         )
         if horizon_steps is not None and horizon_steps != meta.horizon_steps:
             raise ArtifactError(
@@ -163,7 +163,6 @@ class TFTForecaster:
         version: str | None = None,
         *,
         device: str = "auto",
-        threads: int = 2,
         step_seconds: int | None = None,
         horizon_steps: int | None = None,
         selection_steps: int = DEFAULT_STEPS,
@@ -188,7 +187,6 @@ class TFTForecaster:
             )
         import torch
 
-        torch.set_num_threads(threads)
         resolved = resolve_device(device)
         network = build_network(meta)
         try:
@@ -207,24 +205,14 @@ class TFTForecaster:
             horizon_steps=horizon_steps,
             selection_steps=selection_steps,
         )
-        forecaster._calibration = Calibration.load(models_dir / version)
-        logger.info(
-            "loaded TFT model %s on %s (%s)",
-            version,
-            resolved,
-            "calibrated" if forecaster._calibration else "no calibration",
-        )
+        forecaster._info = replace(forecaster._info, artifact_dir=models_dir / version)
+        logger.info("loaded TFT model %s on %s", version, resolved)
         return forecaster
 
     @property
     def info(self) -> ForecasterInfo:
         """Identity and shape of the forecasts."""
         return self._info
-
-    @property
-    def calibration(self) -> Calibration | None:
-        """The calibration stored with the artifact (``calibration.json``), if any."""
-        return self._calibration
 
     def forecast(self, snapshot: WindowSnapshot) -> ForecastOutput:
         """The served forecast: the network's, or per metric the classical forecast that

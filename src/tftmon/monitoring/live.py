@@ -20,7 +20,7 @@ from tftmon.forecast.baseline import BaselineForecaster
 from tftmon.monitoring.drift import DriftThresholds, assess_drift, input_shift
 from tftmon.monitoring.scoring import LiveScorer
 from tftmon.schemas import METRICS
-from tftmon.store.window import WindowSnapshot
+from tftmon.windows import WindowSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +52,7 @@ class DriftMonitor:
         self.version = info.version
         self.model_type = info.model_type
         self.step_seconds = info.step_seconds
-        meta = getattr(forecaster, "meta", None)
-        raw = getattr(meta, "raw", None)
-        self.reference: dict[str, Any] | None = (
-            raw.get("input_reference") if isinstance(raw, dict) else None
-        )
+        self.reference: dict[str, Any] | None = info.input_reference
         self.scorer = LiveScorer(
             METRICS,
             info.quantiles,

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tftmon.store.window import WindowSnapshot
+from tftmon.windows import WindowSnapshot
 
 FloatArray = npt.NDArray[np.float64]
 STATS = ("n", "abs", "naive", "pinball", "in80")

@@ -113,6 +113,14 @@ class Calibration:
         return cls(maps, meta)
 
 
+def model_calibration(artifact_dir: Path | None) -> Calibration | None:
+    """The calibration stored with a trained model (``ForecasterInfo.artifact_dir``), if any.
+
+    A classical forecaster has no folder and so no calibration.
+    """
+    return None if artifact_dir is None else Calibration.load(artifact_dir)
+
+
 def _interp(raw: FloatArray, xy: tuple[FloatArray, FloatArray]) -> FloatArray:
     return np.interp(np.nan_to_num(raw, nan=0.0), *xy)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -20,17 +20,13 @@ from tftmon.risk.exceedance import (
     level_name,
 )
 from tftmon.schemas import ALERT_LEVELS, METRICS
-from tftmon.store.window import WindowSnapshot
+from tftmon.timefmt import iso_z
+from tftmon.windows import WindowSnapshot
 
 
 def quantile_label(level: float) -> str:
     """``0.02`` → ``"p02"``, ``0.5`` → ``"p50"``."""
     return f"p{round(level * 100):02d}"
-
-
-def iso(epoch_s: float) -> str:
-    """An epoch time as ISO 8601 UTC with ``Z``."""
-    return datetime.fromtimestamp(epoch_s, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _nearest(levels: Sequence[float], target: float) -> int:
@@ -73,7 +69,7 @@ def server_entries(
     for i, name in enumerate(chunk.names):
         history = int(windows.history_steps[i])
         entry: dict[str, Any] = {
-            "forecast_start": iso((int(windows.end_bucket[i]) + 1) * step),
+            "forecast_start": iso_z((int(windows.end_bucket[i]) + 1) * step),
             "profile": chunk.profiles[i],
             "model_type": chunk.output.model_type[i],
             "risk_score": round(float(risk.risk_score[i]), 1),
@@ -153,7 +149,7 @@ def fleet_document(
         "metadata": {
             "model_type": info.model_type,
             "model_version": info.version,
-            "prediction_time": prediction_time.isoformat().replace("+00:00", "Z"),
+            "prediction_time": iso_z(prediction_time),
             "horizon_steps": info.horizon_steps,
             "step_seconds": step_seconds,
             "quantiles": list(info.quantiles),

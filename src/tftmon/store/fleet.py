@@ -13,7 +13,8 @@ import numpy as np
 from tftmon.schemas import METRICS, profile_for
 from tftmon.store.columns import SampleColumns
 from tftmon.store.history import HistoryStore, ServerRow
-from tftmon.store.window import NONE, WindowSnapshot, WindowStore
+from tftmon.store.window import NONE, WindowStore
+from tftmon.windows import WindowSnapshot
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ history store before memory changes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from tftmon.forecast.features import group_by_bucket
 from tftmon.store.columns import BucketColumns, Int64Array, SampleColumns
+from tftmon.windows import WindowSnapshot
 
 NONE = -1
 Float32Array = npt.NDArray[np.float32]
@@ -40,61 +41,6 @@ class WindowUpdate:
     open_n: Int64Array
     last_closed: Int64Array
     first_bucket: Int64Array
-
-
-@dataclass(frozen=True, slots=True)
-class WindowSnapshot:
-    """A copy of the windows of some servers, ready for a forecaster.
-
-    Attributes:
-        server: server ids (int64[S]).
-        values: bucket means oldest to newest, NaN where not observed (float32[S, L, M]).
-        end_bucket: the bucket number of ``values[:, -1]`` (int64[S]).
-        history_steps: closed steps held, at most L (int64[S]).
-        current: newest raw value of each metric, NaN if never seen (float32[S, M]).
-        last_ts_ms: newest sample time (int64[S]).
-        step_seconds: the model step.
-        profiles: profile of each server (empty when the caller does not know them).
-    """
-
-    server: Int64Array
-    values: Float32Array
-    end_bucket: Int64Array
-    history_steps: Int64Array
-    current: Float32Array
-    last_ts_ms: Int64Array
-    step_seconds: int
-    profiles: list[str] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return int(self.server.shape[0])
-
-    def part(self, start: int, stop: int) -> WindowSnapshot:
-        """The servers ``start:stop`` of this snapshot (views, no copy)."""
-        sl = slice(start, stop)
-        return WindowSnapshot(
-            self.server[sl],
-            self.values[sl],
-            self.end_bucket[sl],
-            self.history_steps[sl],
-            self.current[sl],
-            self.last_ts_ms[sl],
-            self.step_seconds,
-            self.profiles[sl],
-        )
-
-    def rows(self, rows: npt.NDArray[np.intp]) -> WindowSnapshot:
-        """The servers at ``rows`` of this snapshot (copies)."""
-        return WindowSnapshot(
-            self.server[rows],
-            self.values[rows],
-            self.end_bucket[rows],
-            self.history_steps[rows],
-            self.current[rows],
-            self.last_ts_ms[rows],
-            self.step_seconds,
-            profiles=[self.profiles[i] for i in rows.tolist()] if self.profiles else [],
-        )
 
 
 class _Grower:

@@ -27,8 +27,9 @@ from tftmon.forecast import Forecaster
 from tftmon.forecast.baseline import BaselineForecaster
 from tftmon.schemas import METRICS
 from tftmon.store.columns import BucketColumns
-from tftmon.store.window import WindowSnapshot, WindowStore
+from tftmon.store.window import WindowStore
 from tftmon.training.dataset import BucketedFleet
+from tftmon.windows import WindowSnapshot
 
 logger = logging.getLogger(__name__)
 

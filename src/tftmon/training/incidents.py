@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tftmon.forecast import Forecaster
+from tftmon.risk.calibration import model_calibration
 from tftmon.risk.exceedance import WARNING, AlertPolicy, Thresholds, assess
 from tftmon.schemas import METRICS
 from tftmon.training.dataset import BucketedFleet
@@ -73,6 +74,7 @@ def run_risk(
     info = forecaster.info
     horizon = info.horizon_steps
     step = fleet.step_seconds
+    calibration = model_calibration(info.artifact_dir) if calibrated else None
     metric_idx = [METRICS.index(m) for m in fleet.metrics]
     rows: dict[str, list[Any]] = {}
 
@@ -88,7 +90,6 @@ def run_risk(
         current = np.full(snap.current.shape, np.nan, np.float32)
         current[:, metric_idx] = snap.values[:, -1, metric_idx]  # the newest closed step
         out = forecaster.forecast(snap)
-        calibration = forecaster.calibration if calibrated else None
         risk = assess(
             out.quantiles,
             info.quantiles,
@@ -301,7 +302,7 @@ def evaluate_incidents(
     steady = rows["critical_within_8h"][rows["steady"]]
     return {
         "stride_steps": config.stride_steps,
-        "calibrated": forecaster.calibration is not None,
+        "calibrated": model_calibration(forecaster.info.artifact_dir) is not None,
         "incidents": incident_scores(
             fleet, labels, found, span, forecaster.info.horizon_steps, warn
         ),

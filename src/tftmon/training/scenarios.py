@@ -29,9 +29,10 @@ import numpy.typing as npt
 
 from tftmon.forecast import Forecaster
 from tftmon.forecast.baseline import BaselineForecaster
+from tftmon.risk.calibration import model_calibration
 from tftmon.risk.exceedance import WARNING, AlertPolicy, Thresholds, assess
 from tftmon.schemas import METRICS
-from tftmon.store.window import WindowSnapshot
+from tftmon.windows import WindowSnapshot
 
 STEP: Final = 300
 PER_HOUR: Final = 12
@@ -271,7 +272,7 @@ def run_battery(
         warn,
         crit,
         STEP,
-        forecaster.calibration,
+        model_calibration(info.artifact_dir),
         policy,
         served=served,
     )

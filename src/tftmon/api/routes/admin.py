@@ -23,7 +23,7 @@ async def reload_model(state: StateDep) -> ReloadResponse:
     Requests keep being served from the old model while the new one loads; on failure the
     old model stays (409, with the reason, also in ``/status``).
     """
-    result = await run_in_threadpool(state.service.reload)
+    result = await run_in_threadpool(state.models.reload)
     if not result.reloaded:
         raise ModelReloadError(
             f"model not reloaded: {result.error}",

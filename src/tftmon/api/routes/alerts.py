@@ -25,7 +25,7 @@ than `limit` is the last one. `since` keeps only events at or after a time.
 @router.get("/alerts/active", response_model=list[TrackedAlert])
 def active_alerts(state: StateDep) -> list[dict[str, Any]]:
     """Open alerts (one per server and metric), worst first."""
-    return state.service.alerts.active()
+    return state.alerts.active()
 
 
 @router.get("/alerts/history", response_model=list[AlertEvent], description=HISTORY_DESCRIPTION)
@@ -42,4 +42,4 @@ def alert_history(
     """Alerts opened, changed level or resolved: a page of the stored history."""
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    return state.service.alerts.history(since, before_id=before_id, limit=limit)
+    return state.alerts.history(since, before_id=before_id, limit=limit)

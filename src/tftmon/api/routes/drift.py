@@ -15,4 +15,4 @@ router = APIRouter(tags=["drift"], dependencies=[Depends(require_api_key)])
 @router.get("/drift/status", response_model=DriftStatusResponse)
 def drift_status(state: StateDep) -> dict[str, Any]:
     """Rolling MASE, coverage and pinball loss per metric, input PSI per profile, verdict."""
-    return state.service.monitor.document()
+    return state.drift.document()

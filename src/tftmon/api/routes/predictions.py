@@ -26,7 +26,7 @@ def current_predictions(
     ] = "full",
 ) -> Response:
     """The latest forecasts, risk and alerts of every server."""
-    latest = state.service.latest
+    latest = state.cycle.latest
     if latest is None:
         body = orjson.dumps(empty_predictions(state))
     else:

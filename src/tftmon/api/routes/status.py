@@ -24,7 +24,7 @@ def health(state: StateDep) -> HealthResponse:
     """Liveness, and whether a forecaster is loaded (no key needed)."""
     return HealthResponse(
         status="ok",
-        forecaster_loaded=state.service.forecaster is not None,
-        model_type=state.service.forecaster.info.model_type,
+        forecaster_loaded=True,
+        model_type=state.models.served.forecaster.info.model_type,
         version=__version__,
     )

@@ -1,0 +1,189 @@
+"""The composition root: every long-lived part of the daemon, built from settings in one place.
+
+``build_daemon`` opens the stores, loads the model, and wires the inference cycle to the
+live monitor, the alert flow and the notifiers. The API's lifespan calls it once and hands
+the routes the narrow parts they need (``api.state``); nothing else constructs these parts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from tftmon.alerting.flow import AlertFlow
+from tftmon.alerting.lifecycle import AlertTracker
+from tftmon.alerting.notifiers import (
+    DEFAULT_DASHBOARD_URL,
+    AlertmanagerNotifier,
+    NotificationDispatcher,
+    Notifier,
+    WebhookNotifier,
+)
+from tftmon.forecast import Forecaster
+from tftmon.forecast.artifacts import ArtifactError, latest_version
+from tftmon.forecast.baseline import BaselineForecaster
+from tftmon.forecast.selection import window_extra
+from tftmon.monitoring.drift import DriftThresholds
+from tftmon.monitoring.live import DriftMonitor
+from tftmon.risk.exceedance import AlertPolicy, Thresholds
+from tftmon.schemas import METRICS
+from tftmon.serving.cycle import InferenceCycle
+from tftmon.serving.instrumentation import DaemonMetrics
+from tftmon.serving.models import ModelSlot, ModelSource, ServedModel
+from tftmon.settings import Settings
+from tftmon.store.alerts import AlertStore
+from tftmon.store.fleet import FleetStore
+from tftmon.store.history import HistoryStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Daemon:
+    """The daemon's long-lived parts; ``close()`` releases them."""
+
+    settings: Settings
+    fleet: FleetStore
+    metrics: DaemonMetrics
+    models: ModelSlot
+    cycle: InferenceCycle
+    monitor: DriftMonitor
+    alerts: AlertFlow
+    alert_store: AlertStore
+    restore_seconds: float
+
+    def close(self) -> None:
+        """Stop delivery and close the stores (after the loops have stopped)."""
+        self.alerts.dispatcher.close()
+        self.alert_store.close()
+        self.fleet.close()
+
+
+def build_daemon(settings: Settings, forecaster: Forecaster | None = None) -> Daemon:
+    """Open the stores, load the model (or serve ``forecaster``) and wire the parts.
+
+    Blocking (stores are restored from disk): call it off the event loop.
+    """
+    history = HistoryStore(
+        settings.db_path, METRICS, settings.step_seconds, synchronous=settings.db_synchronous
+    )
+    fleet = FleetStore(
+        history,
+        step_seconds=settings.step_seconds,
+        # the window holds the encoder plus what the forecast selection judges on
+        encoder_steps=settings.encoder_steps + window_extra(settings.selection_steps),
+        raw_samples=settings.raw_samples_per_server,
+        min_history_steps=settings.min_history_steps,
+        profile_rules=settings.profile_rules,
+    )
+    restore_seconds = fleet.open()
+    metrics = DaemonMetrics()
+    served = ServedModel.of(forecaster or default_forecaster(settings))
+    models = ModelSlot(served, fleet, metrics, source=model_source(settings))
+    # open alerts, their history and notifier cursors share the history file
+    alert_store = AlertStore(settings.db_path, synchronous=settings.db_synchronous)
+    alert_store.open()
+    tracker = AlertTracker(alert_store, min_hold_s=settings.alert_min_hold_s)
+    dispatcher = NotificationDispatcher(notifiers(settings), log=alert_store)
+    dispatcher.resume(tracker.active())
+    monitor = DriftMonitor(
+        served.forecaster,
+        drift_thresholds(settings),
+        stride_steps=settings.scoring_stride_steps,
+        max_servers=settings.scoring_max_servers,
+        half_life_hours=settings.drift_half_life_hours,
+    )
+    alerts = AlertFlow(tracker, dispatcher)
+    cycle = InferenceCycle(
+        fleet,
+        models,
+        metrics,
+        thresholds=Thresholds.load(settings.thresholds_file),
+        policy=alert_policy(settings),
+        alerts=alerts,
+        monitor=monitor,
+    )
+    metrics.watch_drift(monitor.document)
+    return Daemon(
+        settings, fleet, metrics, models, cycle, monitor, alerts, alert_store, restore_seconds
+    )
+
+
+def default_forecaster(settings: Settings) -> Forecaster:
+    """The TFT of ``models/LATEST`` (or ``TFTMON_MODEL_VERSION``); the baseline if it cannot
+    be loaded, with the reason in ``/status``."""
+    try:
+        return load_model(settings)
+    except ArtifactError as exc:
+        logger.error("TFT not served, falling back to the baseline: %s", exc)
+        note = f"TFT not served: {exc}"
+    except ImportError as exc:
+        logger.error("TFT not served (missing dependency): %s", exc)
+        note = f"TFT not served: missing dependency ({exc})"
+    return BaselineForecaster(
+        settings.horizon_steps,
+        settings.step_seconds,
+        min_history_steps=settings.min_history_steps,
+        note=note,
+    )
+
+
+def load_model(settings: Settings) -> Forecaster:
+    """The TFT named by ``TFTMON_MODEL_VERSION`` or ``models/LATEST``; raises on failure."""
+    from tftmon.forecast.tft import TFTForecaster
+
+    return TFTForecaster.load(
+        settings.models_dir,
+        settings.model_version or None,
+        device=settings.device,
+        step_seconds=settings.step_seconds,
+        horizon_steps=settings.horizon_steps,
+        selection_steps=settings.selection_steps,
+    )
+
+
+def model_source(settings: Settings) -> ModelSource:
+    """Reloads follow ``models/LATEST`` (watched unless a version is pinned or
+    ``TFTMON_MODEL_WATCH=false``)."""
+    pinned = settings.model_version or None
+
+    def marker() -> str | None:
+        return pinned or latest_version(settings.models_dir)
+
+    return ModelSource(
+        marker, lambda: load_model(settings), watch=settings.model_watch and pinned is None
+    )
+
+
+def notifiers(settings: Settings) -> list[Notifier]:
+    """The webhook and Alertmanager notifiers the settings name."""
+    found: list[Notifier] = []
+    if settings.webhook_url:
+        found.append(WebhookNotifier(settings.webhook_url))
+    if settings.alertmanager_url:
+        dashboard_url = settings.dashboard_url or DEFAULT_DASHBOARD_URL
+        found.append(AlertmanagerNotifier(settings.alertmanager_url, dashboard_url=dashboard_url))
+    return found
+
+
+def drift_thresholds(settings: Settings) -> DriftThresholds:
+    """The drift thresholds of the settings (``TFTMON_DRIFT_*``)."""
+    return DriftThresholds(
+        coverage_low=settings.drift_coverage_low,
+        coverage_high=settings.drift_coverage_high,
+        error_ratio=settings.drift_error_ratio,
+        psi=settings.drift_psi,
+        min_points=settings.drift_min_points,
+        psi_min_samples=settings.drift_psi_min_samples,
+    )
+
+
+def alert_policy(settings: Settings) -> AlertPolicy:
+    """The alert policy of the settings (``TFTMON_ALERT_*``)."""
+    return AlertPolicy(
+        warning_probability=settings.alert_warning_probability,
+        critical_probability=settings.alert_critical_probability,
+        watch_probability=settings.alert_watch_probability,
+        hold_ratio=settings.alert_hold_ratio,
+        value_band=settings.alert_value_band,
+    )
