@@ -32,13 +32,12 @@ sys.path.insert(0, str(REPO / "src"))
 def windows(n_servers: int, model_dir: Path):
     """Snapshots of ``n_servers`` demo servers holding a full day of 5-minute buckets."""
     import numpy as np
+    import torch
 
     from tftmon.forecast.selection import window_extra
     from tftmon.forecast.tft import TFTForecaster
     from tftmon.generator import FleetSimulator, fleet_servers
     from tftmon.windows import WindowSnapshot
-
-    import torch
 
     torch.set_num_threads(
         2
