@@ -22,6 +22,7 @@ import orjson
 
 from tftmon.client import TftmonClient
 from tftmon.errors import DaemonResponseError, DaemonUnavailableError
+from tftmon.timefmt import now_z
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ def local_collector(daemon_url: str) -> Collector:
         now = time.monotonic()
         io = psutil.disk_io_counters()
         record: dict[str, Any] = {
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "timestamp": now_z(),
             "server_name": host,
             "cpu_pct": psutil.cpu_percent(None),
             "mem_pct": psutil.virtual_memory().percent,

@@ -7,6 +7,11 @@ a time agrees. Imports nothing from tftmon.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Final
+
+ISO_Z_SECONDS: Final = "%Y-%m-%dT%H:%M:%SZ"
+"""``iso_z(t, timespec="seconds")`` as a strftime pattern, for formatting whole columns at
+once (``Series.dt.strftime``, ``DatetimeIndex.strftime``) where a call per value is too slow."""
 
 
 def iso_z(moment: datetime | float, *, timespec: str = "auto") -> str:

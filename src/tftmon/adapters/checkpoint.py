@@ -14,11 +14,12 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from tftmon.timefmt import now_z
 
 logger = logging.getLogger(__name__)
 
@@ -81,9 +82,7 @@ class CheckpointFile:
 
     def save(self, checkpoint: Checkpoint) -> Checkpoint:
         """Write ``checkpoint`` durably; returns it with ``updated_at`` filled in."""
-        stamped = Checkpoint(
-            **{**asdict(checkpoint), "updated_at": datetime.now(UTC).isoformat(timespec="seconds")}
-        )
+        stamped = Checkpoint(**{**asdict(checkpoint), "updated_at": now_z()})
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         with tmp.open("wb") as handle:

@@ -10,7 +10,7 @@ time over the index pattern, asks for what follows the checkpoint, pages on with
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tftmon.adapters.base import BaseAdapter, Batch
 from tftmon.adapters.checkpoint import Checkpoint
 from tftmon.errors import SourceError
+from tftmon.timefmt import iso_z
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class ElasticsearchAdapter(BaseAdapter[ElasticsearchSource]):
             self._after(position),
             # younger documents may not be searchable yet (refresh interval, shippers'
             # batches): reading past them would move the position beyond them
-            {"range": {ts: {"lte": settled.isoformat().replace("+00:00", "Z")}}},
+            {"range": {ts: {"lte": iso_z(settled)}}},
             {"exists": {"field": tie}},  # the (timestamp, tiebreak) order needs both
         ]
         if self.source.query:
@@ -133,15 +134,13 @@ class ElasticsearchAdapter(BaseAdapter[ElasticsearchSource]):
             self._pit_after, self._pit_at = last_sort, end
         else:
             self._close_pit()
-        stamp = datetime.fromtimestamp(end[0] / 1000, UTC).isoformat().replace("+00:00", "Z")
-        return Batch([h["_source"] for h in hits], end, timestamp=stamp, more=more)
+        return Batch([h["_source"] for h in hits], end, timestamp=iso_z(end[0] / 1000), more=more)
 
     def _after(self, position: list[Any] | None) -> dict[str, Any]:
         """The filter for documents strictly after ``position`` (or from the backfill start)."""
         ts, tie = self.source.timestamp_field, self.source.tiebreak_field
         if position is None:
-            start = self.backfill_start().isoformat().replace("+00:00", "Z")
-            return {"range": {ts: {"gte": start}}}
+            return {"range": {ts: {"gte": iso_z(self.backfill_start())}}}
         millis, last = position
         later = {"range": {ts: {"gt": millis, "format": "epoch_millis"}}}
         if last is None:

@@ -14,13 +14,14 @@ import math
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tftmon.errors import ConfigError, field_problems
 from tftmon.schemas import METRICS, MetricRecord
+from tftmon.timefmt import iso_z
 
 Transform = Callable[[float], float]
 
@@ -212,9 +213,7 @@ def _first(document: Mapping[str, Any], paths: list[tuple[str, ...]]) -> Any:
 def iso_timestamp(value: Any) -> Any:
     """Source timestamps as the contract takes them: datetimes and epochs become ISO 8601."""
     if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=UTC)  # BSON dates are UTC
-        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return iso_z(value)  # naive BSON dates are UTC, as iso_z takes them
     if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = value / 1000.0 if value > 1e11 else float(value)  # epoch millis or seconds
-        return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+        return iso_z(value / 1000.0 if value > 1e11 else float(value))  # epoch millis or seconds
     return value

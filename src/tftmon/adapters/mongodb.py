@@ -21,6 +21,7 @@ from tftmon.adapters.base import BaseAdapter, Batch
 from tftmon.adapters.checkpoint import Checkpoint
 from tftmon.adapters.mapping import iso_timestamp
 from tftmon.errors import SourceError
+from tftmon.timefmt import iso_z
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class MongoDBAdapter(BaseAdapter[MongoSource]):
         if position is None:
             lower = self.backfill_start()
             if self._timestamps_are_text():
-                lower = lower.isoformat().replace("+00:00", "Z")
+                lower = iso_z(lower)
         else:
             aware = json_util.DEFAULT_JSON_OPTIONS.with_options(tz_aware=True, tzinfo=UTC)
             lower, last_id = (json_util.loads(p, json_options=aware) for p in position)
@@ -143,7 +144,7 @@ class MongoDBAdapter(BaseAdapter[MongoSource]):
         # clocks): reading past them would move the position beyond records not yet visible
         upper: Any = self.now() - timedelta(seconds=self.source.settle_s)
         if isinstance(lower, str):
-            upper = upper.isoformat().replace("+00:00", "Z")
+            upper = iso_z(upper)
         after: dict[str, Any] = {field: {"$gte": lower, "$lte": upper}}
         query = {"$and": [self.source.query, after]} if self.source.query else after
         self._cursor = (

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, Final
 
 import httpx
@@ -23,6 +22,7 @@ from tftmon.adapters.base import BaseAdapter, Batch
 from tftmon.adapters.checkpoint import Checkpoint
 from tftmon.errors import ConfigError, SourceError
 from tftmon.schemas import METRICS
+from tftmon.timefmt import iso_z
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +104,7 @@ class PrometheusAdapter(BaseAdapter[PrometheusSource]):
         documents: list[Mapping[str, Any]] = [
             rows[key] for key in sorted(rows, key=lambda k: (k[1], k[0]))
         ]
-        when = datetime.fromtimestamp(end, UTC).isoformat().replace("+00:00", "Z")
-        return Batch(documents, [end], timestamp=when, more=end < latest)
+        return Batch(documents, [end], timestamp=iso_z(end), more=end < latest)
 
     def _server(self, labels: dict[str, str]) -> str | None:
         value = labels.get(self.source.server_label)

@@ -33,6 +33,7 @@ from typing import Any, Final
 from tftmon.errors import StoreError
 from tftmon.schemas import ALERT_LEVELS
 from tftmon.store.alerts import AlertStore
+from tftmon.timefmt import iso_z, parse_iso
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +49,6 @@ _FIELDS: Final = (
 _OPTIONAL: Final[dict[str, Any]] = {"current_value": None, "cause": "forecast"}
 _FOLLOWED: Final = ("current_value", "predicted_value", "predicted_p90")  # at any level
 _MAX_PENDING: Final = 10_000  # events kept for a store that cannot be written
-
-
-def iso(moment: datetime) -> str:
-    """A time as ISO 8601 with ``Z`` for UTC."""
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _rank(level: str | None) -> int:
@@ -101,7 +97,7 @@ class AlertTracker:
 
     def update(self, candidates: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
         """Apply one cycle's candidates; returns the events it caused (also stored)."""
-        stamp = iso(now)
+        stamp = iso_z(now)
         by_pair = {(c["server"], c["metric"]): c for c in candidates}
         events: list[dict[str, Any]] = []
         with self._lock:
@@ -155,7 +151,7 @@ class AlertTracker:
             _refresh(alert, candidate, stamp)
             return []
         below = self._below[key] = self._below.get(key, 0) + 1
-        since = datetime.fromisoformat(alert["level_since"])
+        since = parse_iso(alert["level_since"])
         held = (now - since).total_seconds() >= self.min_hold_s
         if below < self.resolve_after_cycles or not held:
             _refresh(alert, candidate, stamp)

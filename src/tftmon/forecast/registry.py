@@ -14,7 +14,6 @@ import logging
 import os
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -25,6 +24,7 @@ from tftmon.forecast.artifacts import (
     read_metadata,
     set_latest,
 )
+from tftmon.timefmt import now_z
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def history(models_dir: Path) -> list[dict[str, Any]]:
 
 
 def _append(models_dir: Path, entry: dict[str, Any]) -> None:
-    entry = {"time": datetime.now(UTC).isoformat(), **entry}
+    entry = {"time": now_z(), **entry}
     with (models_dir / HISTORY).open("a") as f:
         f.write(json.dumps(entry, sort_keys=True) + "\n")
         f.flush()

@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from tftmon.generator.simulator import Incident
 from tftmon.schemas import METRICS, STATES
+from tftmon.timefmt import ISO_Z_SECONDS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,7 +47,7 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
         frame.to_parquet(path, index=False)
     elif path.suffix == ".csv":
         out = frame.copy()
-        out["timestamp"] = out["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        out["timestamp"] = out["timestamp"].dt.strftime(ISO_Z_SECONDS)
         out.to_csv(path, index=False, float_format="%.3f")
     else:
         raise ValueError(f"{path}: the output must end in .csv or .parquet")
@@ -58,16 +59,19 @@ def write_labels(incidents: Sequence[Incident], names: Sequence[str], path: Path
     import pandas as pd
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fmt = "%Y-%m-%dT%H:%M:%SZ"
     rows = sorted(incidents, key=lambda i: (i.onset, i.server))
     pd.DataFrame(
         {
             "server_name": [names[i.server] for i in rows],
-            "start": pd.to_datetime([i.onset for i in rows], unit="s", utc=True).strftime(fmt),
-            "end": pd.to_datetime([i.end for i in rows], unit="s", utc=True).strftime(fmt),
+            "start": pd.to_datetime([i.onset for i in rows], unit="s", utc=True).strftime(
+                ISO_Z_SECONDS
+            ),
+            "end": pd.to_datetime([i.end for i in rows], unit="s", utc=True).strftime(
+                ISO_Z_SECONDS
+            ),
             "kind": [i.kind for i in rows],
             "lead_start": pd.to_datetime([i.lead_start for i in rows], unit="s", utc=True).strftime(
-                fmt
+                ISO_Z_SECONDS
             ),
         }
     ).to_csv(path, index=False)

@@ -28,6 +28,7 @@ from tftmon.client import TftmonClient
 from tftmon.generator.output import write_labels
 from tftmon.generator.simulator import SCENARIOS, FleetSimulator
 from tftmon.schemas import METRICS, STATES
+from tftmon.timefmt import iso_z
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def records_of(
     """Records in the data contract, time-major."""
     out = []
     for k, t in enumerate(times.tolist()):
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+        stamp = iso_z(t, timespec="milliseconds")
         rows = values[k].tolist()
         for i, name in enumerate(sim.names):
             rec = dict(zip(METRICS, rows[i], strict=True))
@@ -135,7 +136,7 @@ class FleetStreamer:
             "Sent %d records | tick %d | %s | warm-up %d/%d servers ready%s",
             len(records),
             self.ticks_sent,
-            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(times[-1]))),
+            iso_z(float(times[-1]), timespec="seconds"),
             answer.get("servers_ready", 0),
             answer.get("servers_tracked", 0),
             f" | {len(answer['rejected'])} rejected" if answer.get("rejected") else "",

@@ -16,6 +16,7 @@ from tftmon.errors import MalformedBodyError, PayloadTooLargeError
 from tftmon.schemas import METRICS, STATES, FieldError, MetricRecord, RejectedRecord
 from tftmon.store.columns import NO_STATE
 from tftmon.store.fleet import FleetStore, NewSamples
+from tftmon.timefmt import iso_z
 
 logger = logging.getLogger(__name__)
 
@@ -165,8 +166,8 @@ def to_columns(
                         FieldError(
                             field="timestamp",
                             reason="future",
-                            message=f"{rec.timestamp.isoformat()} is more than {max_future_s:g} s "
-                            f"ahead of the daemon's clock ({now.isoformat()})",
+                            message=f"{iso_z(rec.timestamp)} is more than {max_future_s:g} s "
+                            f"ahead of the daemon's clock ({iso_z(now)})",
                         )
                     ],
                 )

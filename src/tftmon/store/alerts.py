@@ -19,12 +19,12 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from tftmon.errors import StoreError
 from tftmon.store.sqlite import SQLiteFile
+from tftmon.timefmt import parse_iso
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -38,9 +38,9 @@ CREATE TABLE IF NOT EXISTS notify_cursor (notifier TEXT PRIMARY KEY, event_id IN
 
 
 def epoch_us(stamp: str) -> int:
-    """An ISO 8601 time (``Z`` or an offset) as integer microseconds since the epoch."""
-    moment = datetime.fromisoformat(stamp)
-    return round(moment.timestamp() * 1_000_000)
+    """An ISO 8601 time (``Z`` or an offset; naive means UTC) as integer microseconds since
+    the epoch."""
+    return round(parse_iso(stamp).timestamp() * 1_000_000)
 
 
 @dataclass(frozen=True, slots=True)

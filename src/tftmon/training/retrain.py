@@ -34,6 +34,7 @@ from tftmon.forecast.artifacts import METADATA, latest_version, weights_path
 from tftmon.forecast.registry import install, promote, prune, registry_lock
 from tftmon.forecast.selection import DEFAULT_STEPS, window_extra
 from tftmon.risk.exceedance import Thresholds
+from tftmon.timefmt import iso_z
 from tftmon.training.calibrate import fit_calibration
 from tftmon.training.dataset import BucketedFleet
 from tftmon.training.evaluate import BANDS, BacktestConfig, backtest, default_baselines
@@ -301,7 +302,7 @@ def _annotate(
         "served": outcome.served,
         "served_score": round(outcome.served_score, 5),
         "min_improvement": options.min_improvement,
-        "holdout_from": datetime.fromtimestamp((cutoff + 1) * step, UTC).isoformat(),
+        "holdout_from": iso_z((cutoff + 1) * step),
         "holdout_steps": options.holdout_steps,
         "origins": outcome.report.get("origins"),
         "promoted": outcome.promoted,

@@ -7,7 +7,7 @@ import logging
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from tftmon.forecast import DEFAULT_QUANTILES
 from tftmon.forecast.artifacts import ArtifactMeta, json_hparams, save_artifact, set_latest
 from tftmon.forecast.features import TRANSFORMS, denormalize
 from tftmon.monitoring.drift import reference_distribution
+from tftmon.timefmt import iso_z, now_z
 from tftmon.training.dataset import BucketedFleet, model_frame, time_series_dataset
 
 logger = logging.getLogger(__name__)
@@ -224,9 +225,9 @@ def train(
         "training_data": {
             "source": source,
             "servers": len(fleet.names),
-            "first_bucket": datetime.fromtimestamp(first * step, UTC).isoformat(),
-            "last_bucket": datetime.fromtimestamp(last * step, UTC).isoformat(),
-            "validation_from": datetime.fromtimestamp((cutoff + 1) * step, UTC).isoformat(),
+            "first_bucket": iso_z(first * step),
+            "last_bucket": iso_z(last * step),
+            "validation_from": iso_z((cutoff + 1) * step),
             **({"manifest": manifest} if manifest is not None else {}),
         },
         "validation": scores,
@@ -235,7 +236,7 @@ def train(
         "train_config": {
             k: v for k, v in asdict(config).items() if k not in ("progress", "num_workers")
         },
-        "created": datetime.now(UTC).isoformat(),
+        "created": now_z(timespec="microseconds"),  # fixed width: versions() sorts the text
         "torch_version": torch.__version__,
     }
     folder = save_artifact(models_dir, version, model.state_dict(), metadata)
