@@ -19,12 +19,13 @@ API_KEY = "test-key-0123456789abcdefghij"
 OTHER_KEY = "other-key-0123456789abcdefghij"
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    """Poll ``condition`` every 0.1 s until it holds; fail the test after ``timeout``."""
+def wait_for(condition: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
+    """Poll ``condition`` every 0.1 s until it holds; fail the test after ``timeout`` s,
+    naming ``what`` was awaited."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
+            raise AssertionError(f"{what}: not met within {timeout} s")
         time.sleep(0.1)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -249,11 +248,15 @@ def test_a_restart_resends_only_what_was_not_delivered(tmp_path: Path) -> None:
 
 
 class Recorder(BaseHTTPRequestHandler):
+    """A webhook that answers nothing until ``gate`` is set, then fails ``fail_first`` times."""
+
     received: list[dict] = []
     fail_first = 1
+    gate = threading.Event()
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        Recorder.gate.wait(30)  # bounded: a test that fails does not leave it hanging
         if Recorder.fail_first > 0:
             Recorder.fail_first -= 1
             self.send_response(503)
@@ -268,17 +271,27 @@ class Recorder(BaseHTTPRequestHandler):
 
 
 def test_webhook_retries_and_never_blocks() -> None:
+    Recorder.received, Recorder.fail_first = [], 1
+    Recorder.gate.clear()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/hook"
         dispatcher = NotificationDispatcher([WebhookNotifier(url)], backoff_s=0.05)
-        started = time.perf_counter()
-        dispatcher.submit([{"event": "opened", "alert": tracked()}], [tracked()])
-        assert time.perf_counter() - started < 0.05  # submit returns at once
-        wait_for(lambda: len(Recorder.received) == 1)
+        returned = threading.Event()
+
+        def submit() -> None:
+            dispatcher.submit([{"event": "opened", "alert": tracked()}], [tracked()])
+            returned.set()
+
+        threading.Thread(target=submit, daemon=True).start()
+        # the webhook answers nothing until the gate opens: submit must not wait for it
+        wait_for(returned.is_set, 5, "submit to return while the webhook has not answered")
+        Recorder.gate.set()
+        wait_for(lambda: len(Recorder.received) == 1, what="the retried delivery")
         assert Recorder.received[0]["events"][0]["alert"]["server"] == "ppdb001"
         dispatcher.close()
         assert dispatcher.sent == 1 and dispatcher.failed == 0
     finally:
+        Recorder.gate.set()
         server.shutdown()

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import API_KEY, hours_ago, make_settings, records
@@ -98,15 +98,30 @@ def test_the_daemon_follows_latest(tiny_model: Path, tmp_path: Path) -> None:
 
 
 def test_a_broken_latest_is_refused_once_and_the_old_model_serves(
-    tiny_model: Path, tmp_path: Path
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     models = two_versions(tiny_model, tmp_path)
     (models / "tiny2" / "weights.pt").write_bytes(b"")
     with app_client(tmp_path, models) as client:
         set_latest(models, "tiny2")
-        wait_for(lambda: client.get("/status").json()["model_reload_error"] is not None, 20)
+        wait_for(
+            lambda: client.get("/status").json()["model_reload_error"] is not None,
+            20,
+            "the reload of the broken version to fail",
+        )
         assert version(client) == "tiny"
-        time.sleep(4.5)  # two more polls of LATEST: the same broken version is not retried
+        slot = client.app.state.daemon.models  # the inference loop polls ``slot.check``
+        check, polls = slot.check, [0]
+
+        def counted_check() -> bool:
+            try:
+                return check()
+            finally:
+                polls[0] += 1
+
+        monkeypatch.setattr(slot, "check", counted_check)
+        # two whole polls of LATEST begun after the failure: either would have retried it
+        wait_for(lambda: polls[0] >= 2, 20, "two more polls of models/LATEST")
         text = client.get("/metrics").text
         assert 'tftmon_model_reloads_total{result="failed"} 1.0' in text
         assert client.get("/predictions/current").status_code == 200

