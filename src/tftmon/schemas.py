@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal, get_args
@@ -28,6 +29,33 @@ METRIC_SPECS: Final[tuple[MetricSpec, ...]] = (
     MetricSpec("latency_ms", "ms", 0.0, None, "service or probe latency"),
 )
 METRICS: Final[tuple[str, ...]] = tuple(spec.name for spec in METRIC_SPECS)
+
+
+def check_covers_metrics(names: Iterable[str], what: str, *, left_out: Iterable[str] = ()) -> None:
+    """Check, at import, that a per-metric table names exactly the metrics of ``METRICS``.
+
+    For facts that cannot be derived from ``METRIC_SPECS`` (a source's field names, its
+    queries, a generator's levels): adding a metric then fails loudly until each table
+    says what to do with it.
+
+    Args:
+        names: the metrics the table has an entry for.
+        what: the table, for the message.
+        left_out: metrics the table leaves out on purpose (a source that cannot measure them).
+
+    Raises:
+        ValueError: a metric neither in the table nor left out, or a name not a metric.
+    """
+    named, skipped = set(names), set(left_out)
+    problems = {
+        "no entry for": [m for m in METRICS if m not in named | skipped],
+        "not metrics": sorted((named | skipped) - set(METRICS)),
+        "both there and left out": sorted(named & skipped),
+    }
+    found = "; ".join(f"{label}: {', '.join(bad)}" for label, bad in problems.items() if bad)
+    if found:
+        raise ValueError(f"{what} must cover exactly the metrics {', '.join(METRICS)} ({found})")
+
 
 State = Literal[
     "healthy",

@@ -20,7 +20,7 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tftmon.errors import ConfigError, field_problems
-from tftmon.schemas import METRICS, MetricRecord
+from tftmon.schemas import METRICS, MetricRecord, check_covers_metrics
 from tftmon.timefmt import iso_z
 
 Transform = Callable[[float], float]
@@ -86,6 +86,20 @@ PRESETS: Final[dict[str, dict[str, FieldSpec]]] = {
         "profile": _spec("profile"),
     },
 }
+# the metrics a preset's source does not have (Metricbeat: no rates, no service latency)
+_LEFT_OUT: Final[dict[str, tuple[str, ...]]] = {"metricbeat": ("disk_io_mb_s", "latency_ms")}
+
+
+def _check_presets() -> None:
+    """Every preset maps each metric or says it cannot (so a new metric fails here)."""
+    not_metrics = set(CONTRACT_FIELDS) - set(METRICS)
+    for name, preset in PRESETS.items():
+        check_covers_metrics(
+            set(preset) - not_metrics, f"mapping preset {name!r}", left_out=_LEFT_OUT.get(name, ())
+        )
+
+
+_check_presets()
 
 
 class MappingConfig(BaseModel):

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tftmon.adapters.base import BaseAdapter, Batch
 from tftmon.adapters.checkpoint import Checkpoint
 from tftmon.errors import ConfigError, SourceError
-from tftmon.schemas import METRICS
+from tftmon.schemas import METRICS, check_covers_metrics
 from tftmon.timefmt import iso_z
 
 logger = logging.getLogger(__name__)
@@ -32,6 +32,8 @@ NODE_EXPORTER_QUERIES: Final[dict[str, str]] = {
     "disk_io_mb_s": "sum by (instance) (rate(node_disk_read_bytes_total[1m])"
     " + rate(node_disk_written_bytes_total[1m])) / 1e6",
 }
+# node_exporter measures no service latency: a latency_ms query is the user's to add
+check_covers_metrics(NODE_EXPORTER_QUERIES, "NODE_EXPORTER_QUERIES", left_out=["latency_ms"])
 
 
 class PrometheusSource(BaseModel):

@@ -17,7 +17,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from tftmon.schemas import METRICS
+from tftmon.schemas import METRIC_SPECS, METRICS, check_covers_metrics
 
 FloatArray = npt.NDArray[np.floating]
 
@@ -26,12 +26,18 @@ KNOWN_REALS: Final[tuple[str, ...]] = ("hour_sin", "hour_cos", "dow_sin", "dow_c
 RELATIVE_TIME: Final = "relative_time_idx"
 # smallest per-window target scale on the model scale (0.5 points for cpu/mem percent)
 SCALE_FLOOR: Final = 0.005
-# (kind, reference): value/ref for "linear", log1p(value)/log1p(ref) for "log"
+# the metrics without an upper bound (rates) are log-scaled: the value that maps to 1.0
+_LOG_REFERENCES: Final[dict[str, float]] = {"disk_io_mb_s": 1000.0, "latency_ms": 10000.0}
+check_covers_metrics(
+    _LOG_REFERENCES,
+    "features._LOG_REFERENCES",
+    left_out=[spec.name for spec in METRIC_SPECS if spec.upper is not None],
+)
+# (kind, reference): value/ref for "linear", log1p(value)/log1p(ref) for "log"; a bounded
+# metric (a percentage) scales linearly by its upper bound
 TRANSFORMS: Final[dict[str, tuple[str, float]]] = {
-    "cpu_pct": ("linear", 100.0),
-    "mem_pct": ("linear", 100.0),
-    "disk_io_mb_s": ("log", 1000.0),
-    "latency_ms": ("log", 10000.0),
+    spec.name: ("log", _LOG_REFERENCES[spec.name]) if spec.upper is None else ("linear", spec.upper)
+    for spec in METRIC_SPECS
 }
 
 

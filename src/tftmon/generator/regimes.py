@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tftmon.forecast.features import denormalize
-from tftmon.schemas import METRICS
+from tftmon.schemas import METRICS, check_covers_metrics
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -46,6 +46,7 @@ BASE: Final = {
     "disk_io_mb_s": (0.05, 0.55),
     "latency_ms": (0.2, 0.55),
 }
+check_covers_metrics(BASE, "generator.regimes.BASE")
 STEPS_PER_HOUR: Final = 12
 
 

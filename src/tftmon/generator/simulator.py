@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tftmon.generator.profiles import PROFILES, ProfileSpec, is_morning_spike, load
-from tftmon.schemas import METRICS, STATES
+from tftmon.schemas import METRICS, STATES, check_covers_metrics
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -28,7 +28,10 @@ SCENARIOS: Final = ("healthy", "degrading", "critical")
 TAU_S: Final = 1800.0  # noise memory
 NOISE: Final = np.array([4.0, 1.2, 0.25, 0.12])  # cpu %, mem %, disk (relative), latency (relative)
 STATE: Final = {name: code for code, name in enumerate(STATES)}
-CPU, MEM, DISK, LAT = (METRICS.index(m) for m in METRICS)
+# the metrics the simulator models, each by its own formula (``sample``), in METRICS order
+_SIMULATED: Final = ("cpu_pct", "mem_pct", "disk_io_mb_s", "latency_ms")
+check_covers_metrics(_SIMULATED, "generator.simulator")
+CPU, MEM, DISK, LAT = (METRICS.index(m) for m in _SIMULATED)
 
 # lead-up (s) before crossing critical, and time spent critical, per kind: (min, max)
 LEAD: Final = {

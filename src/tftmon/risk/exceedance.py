@@ -41,7 +41,7 @@ import numpy.typing as npt
 
 from tftmon.errors import ConfigError
 from tftmon.risk.calibration import Calibration
-from tftmon.schemas import ALERT_LEVELS, METRICS
+from tftmon.schemas import ALERT_LEVELS, METRICS, check_covers_metrics
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -53,6 +53,7 @@ DEFAULT_THRESHOLDS: Final[dict[str, tuple[float, float]]] = {
     "disk_io_mb_s": (250.0, 400.0),
     "latency_ms": (250.0, 1000.0),
 }
+check_covers_metrics(DEFAULT_THRESHOLDS, "risk.exceedance.DEFAULT_THRESHOLDS")
 
 
 @dataclass(frozen=True, slots=True)
