@@ -160,7 +160,7 @@ def test_daemon_alerts_reach_alertmanager_once_over_a_restart(
 
     with TestClient(create_app(settings), headers={"X-API-Key": API_KEY}) as c:
         c.post("/feed", json=records(["ppweb009"], hours_ago(2), 240, cpu_pct=97.0))
-        c.app.state.tftmon.service.run_cycle()
+        c.app.state.daemon.cycle.run_cycle()
         wait_for(lambda: len(ours()) == 1)
         [opened] = c.get("/alerts/active").json()
     [alert] = ours()
@@ -169,8 +169,8 @@ def test_daemon_alerts_reach_alertmanager_once_over_a_restart(
     assert alert["annotations"]["summary"] == "ppweb009: cpu_pct is at 97.0 (threshold 95)"
     assert alert["generatorURL"] == "https://dash.example/?server=ppweb009"
     with TestClient(create_app(settings), headers={"X-API-Key": API_KEY}) as c:
-        dispatcher = c.app.state.tftmon.service.notifications
-        c.app.state.tftmon.service.run_cycle()
+        dispatcher = c.app.state.daemon.alerts.dispatcher
+        c.app.state.daemon.cycle.run_cycle()
         wait_for(lambda: dispatcher.sent >= 1)
         [event] = c.get("/alerts/history").json()  # no second "opened"
         assert event["event"] == "opened" and event["alert"]["id"] == opened["id"]

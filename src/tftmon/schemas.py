@@ -170,11 +170,26 @@ class FeedResponse(BaseModel):
     warmup_complete: bool
 
 
-class ErrorResponse(BaseModel):
-    """The shape of every error answer."""
+class Problem(BaseModel):
+    """One problem of a request that failed validation."""
 
-    detail: str
-    code: str
+    field: str = Field(description="where, e.g. 'query.limit' or 'body'")
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """The shape of every error answer; some codes add the fields below."""
+
+    model_config = ConfigDict(extra="allow")
+
+    detail: str = Field(description="what went wrong, for a person")
+    code: str = Field(description="a stable code, e.g. 'invalid_api_key', 'invalid_request'")
+    errors: list[Problem] | None = Field(
+        default=None, description="invalid_request (422): each problem of the request"
+    )
+    rejected: list[RejectedRecord] | None = Field(
+        default=None, description="no_valid_records (422): why each record was refused"
+    )
 
 
 # ---------------------------------------------------------------- outbound: status, health

@@ -42,7 +42,7 @@ def test_admin_reload_swaps_and_requests_keep_succeeding(tiny_model: Path, tmp_p
     models = two_versions(tiny_model, tmp_path)
     with app_client(tmp_path, models, model_watch=False) as client:
         client.post("/feed", json=records(["ppml0001", "ppdb001"], hours_ago(2), 200))
-        client.app.state.tftmon.service.run_cycle()
+        client.app.state.daemon.cycle.run_cycle()
         assert version(client) == "tiny"
         codes: list[int] = []
         stop = threading.Event()
@@ -132,8 +132,8 @@ def test_reloading_the_served_version_loads_nothing_and_bad_latest_never_raises(
 ) -> None:
     models = two_versions(tiny_model, tmp_path)
     with app_client(tmp_path, models, model_watch=False) as client:
-        service = client.app.state.tftmon.service
-        served = service.forecaster
+        slot = client.app.state.daemon.models
+        served = slot.forecaster
         answer = client.post("/admin/reload").json()  # LATEST names what is served
         assert answer == {
             "reloaded": True,
@@ -141,9 +141,9 @@ def test_reloading_the_served_version_loads_nothing_and_bad_latest_never_raises(
             "previous_version": "tiny",
             "error": None,
         }
-        assert service.forecaster is served  # not loaded a second time
+        assert slot.forecaster is served  # not loaded a second time
         assert 'result="ok"} 1.0' not in client.get("/metrics").text
         (models / "LATEST").write_bytes(b"\xff\xfe not text")
-        service.source.watch = True
-        assert service.check_model() is False  # logged, and the loop goes on
+        slot.source.watch = True
+        assert slot.check() is False  # logged, and the loop goes on
         assert version(client) == "tiny"

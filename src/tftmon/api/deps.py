@@ -5,8 +5,9 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 
+from tftmon.api.errors import error_responses
 from tftmon.api.state import AppState
 from tftmon.errors import AuthError
 
@@ -52,3 +53,10 @@ def require_api_key_or_bearer(
     if candidate is None and authorization and authorization.lower().startswith("bearer "):
         candidate = authorization[7:].strip()
     _check(candidate, state, "the X-API-Key header or Authorization: Bearer")
+
+
+def protected_router(tag: str, *, bearer: bool = False) -> APIRouter:
+    """A router whose every route needs the API key (``bearer``: or a bearer token), with
+    the 401 and 422 answers documented in the one error shape."""
+    check = require_api_key_or_bearer if bearer else require_api_key
+    return APIRouter(tags=[tag], dependencies=[Depends(check)], responses=error_responses(401, 422))

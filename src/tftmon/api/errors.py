@@ -1,8 +1,13 @@
-"""Map errors to HTTP answers of one shape: ``{"detail": ..., "code": ...}``."""
+"""Map errors to HTTP answers of one shape, ``schemas.ErrorResponse``, and document them.
+
+Every handler builds its body through ``error_body`` and every route documents its error
+answers with ``error_responses``, so the bodies and the OpenAPI document cannot drift.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -10,8 +15,31 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tftmon.errors import AuthError, RequestError, field_problems
+from tftmon.schemas import ErrorResponse
 
 logger = logging.getLogger(__name__)
+
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "malformed body (code malformed_body)",
+    401: "missing or invalid API key (code unauthorized)",
+    404: "no such server or route (code not_found)",
+    409: "the model did not load; the old one still serves (code reload_failed)",
+    413: "body or batch too large (code payload_too_large)",
+    422: "invalid request (code invalid_request, with errors) or no valid record "
+    "(code no_valid_records, with rejected)",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` entry of a route's error answers."""
+    return {c: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[c]} for c in codes}
+
+
+def error_body(detail: str, code: str, **extra: Any) -> dict[str, Any]:
+    """An error answer's body, checked against ``ErrorResponse``."""
+    return ErrorResponse(detail=detail, code=code, **extra).model_dump(
+        mode="json", exclude_none=True
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -20,7 +48,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestError)
     async def _request_error(request: Request, exc: RequestError) -> JSONResponse:
         headers = {"WWW-Authenticate": "ApiKey"} if isinstance(exc, AuthError) else None
-        body = {"detail": exc.detail, "code": exc.code, **exc.extra}
+        body = error_body(exc.detail, exc.code, **exc.extra)
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -29,19 +57,15 @@ def install_error_handlers(app: FastAPI) -> None:
             {"field": field, "message": message} for field, message in field_problems(exc.errors())
         ]
         detail = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
-        return JSONResponse(
-            {"detail": detail, "code": "invalid_request", "errors": problems}, status_code=422
-        )
+        return JSONResponse(error_body(detail, "invalid_request", errors=problems), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse({"detail": str(exc.detail), "code": code}, status_code=exc.status_code)
+        return JSONResponse(error_body(str(exc.detail), code), status_code=exc.status_code)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(
-            {"detail": f"internal error: {type(exc).__name__}", "code": "internal_error"},
-            status_code=500,
-        )
+        body = error_body(f"internal error: {type(exc).__name__}", "internal_error")
+        return JSONResponse(body, status_code=500)

@@ -1,4 +1,4 @@
-"""Documents about the daemon itself: status, and predictions before the first cycle."""
+"""``/status``: warm-up per server, the served model and its calibration, the inference loop."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from tftmon.api.state import AppState
 from tftmon.risk.calibration import WINDOWS, Calibration
-from tftmon.schemas import ALERT_LEVELS, ModelInfo, ServerWarmup, StatusResponse
+from tftmon.schemas import ModelInfo, ServerWarmup, StatusResponse
 
 
 def model_info(state: AppState) -> ModelInfo:
@@ -78,30 +78,3 @@ def status(state: AppState) -> StatusResponse:
         model_loaded_at=state.models.loaded_at,
         model_reload_error=state.models.reload_error,
     )
-
-
-def empty_predictions(state: AppState) -> dict[str, Any]:
-    """The predictions document before the first inference cycle."""
-    info = state.models.served.forecaster.info
-    return {
-        "predictions": {},
-        "alerts": [],
-        "environment": {
-            "incident_probability_30m": 0.0,
-            "incident_probability_8h": 0.0,
-            "fleet_health": "healthy",
-            "high_risk_servers": 0,
-            "total_servers": 0,
-            "level_counts": dict.fromkeys(ALERT_LEVELS, 0),
-        },
-        "metadata": {
-            "model_type": info.model_type,
-            "model_version": info.version,
-            "prediction_time": None,
-            "horizon_steps": info.horizon_steps,
-            "step_seconds": info.step_seconds,
-            "quantiles": list(info.quantiles),
-            "device": info.device,
-            "inference_ms": None,
-        },
-    }

@@ -119,13 +119,14 @@ def fleet_document(
     info: ForecasterInfo,
     *,
     step_seconds: int,
-    prediction_time: datetime,
-    inference_ms: float,
+    prediction_time: datetime | None,
+    inference_ms: float | None,
 ) -> dict[str, Any]:
     """Everything of the document but ``predictions``: alerts, environment, metadata.
 
     Fleet incident probabilities are the mean over servers: the expected share of servers
-    crossing a critical threshold in the window.
+    crossing a critical threshold in the window. ``prediction_time`` and ``inference_ms``
+    are None before the first cycle (``empty_document``).
     """
     n = int(levels.shape[0])
     alerts = sorted(
@@ -149,14 +150,30 @@ def fleet_document(
         "metadata": {
             "model_type": info.model_type,
             "model_version": info.version,
-            "prediction_time": iso_z(prediction_time),
+            "prediction_time": None if prediction_time is None else iso_z(prediction_time),
             "horizon_steps": info.horizon_steps,
             "step_seconds": step_seconds,
             "quantiles": list(info.quantiles),
             "device": info.device,
-            "inference_ms": round(inference_ms, 2),
+            "inference_ms": None if inference_ms is None else round(inference_ms, 2),
         },
     }
+
+
+def empty_document(info: ForecasterInfo) -> dict[str, Any]:
+    """The predictions document before the first inference cycle: no server, no alert."""
+    none = np.zeros(0)
+    rest = fleet_document(
+        none.astype(np.int64),
+        none,
+        none,
+        [],
+        info,
+        step_seconds=info.step_seconds,
+        prediction_time=None,
+        inference_ms=None,
+    )
+    return {"predictions": {}, **rest}
 
 
 def _minutes(crossing_step: int, step_seconds: int) -> int | None:

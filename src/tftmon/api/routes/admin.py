@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
-from tftmon.api.deps import StateDep, require_api_key
+from tftmon.api.deps import StateDep, protected_router
+from tftmon.api.errors import error_responses
 from tftmon.errors import ModelReloadError
-from tftmon.schemas import ErrorResponse, ReloadResponse
+from tftmon.schemas import ReloadResponse
 
-router = APIRouter(tags=["admin"], dependencies=[Depends(require_api_key)])
+router = protected_router("admin")
 
 
 @router.post(
     "/admin/reload",
     response_model=ReloadResponse,
-    responses={409: {"model": ErrorResponse, "description": "the model did not load"}},
+    responses=error_responses(409),
 )
 async def reload_model(state: StateDep) -> ReloadResponse:
     """Load the model ``LATEST`` (or ``TFTMON_MODEL_VERSION``) names; takes no path or body.

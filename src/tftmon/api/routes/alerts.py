@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Query
 
-from tftmon.api.deps import StateDep, require_api_key
+from tftmon.api.deps import StateDep, protected_router
 from tftmon.schemas import AlertEvent, TrackedAlert
 
-router = APIRouter(tags=["alerts"], dependencies=[Depends(require_api_key)])
+router = protected_router("alerts")
 
 MAX_PAGE: Final = 10_000
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
-
-from tftmon.api.deps import StateDep, require_api_key
+from tftmon.api.deps import StateDep, protected_router
 from tftmon.schemas import DriftStatusResponse
 
-router = APIRouter(tags=["drift"], dependencies=[Depends(require_api_key)])
+router = protected_router("drift")
 
 
 @router.get("/drift/status", response_model=DriftStatusResponse)

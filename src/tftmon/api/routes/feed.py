@@ -6,16 +6,17 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from tftmon.api.deps import StateDep, require_api_key
+from tftmon.api.deps import StateDep, protected_router
+from tftmon.api.errors import error_responses
 from tftmon.api.state import AppState
 from tftmon.errors import NoValidRecordsError, PayloadTooLargeError, RequestError
-from tftmon.schemas import ErrorResponse, FeedResponse, MetricRecord
+from tftmon.schemas import FeedResponse, MetricRecord
 from tftmon.serving.ingest import ingest, parse_body
 
-router = APIRouter(tags=["ingest"], dependencies=[Depends(require_api_key)])
+router = protected_router("ingest")
 
 _BODY_DOC: dict[str, Any] = {
     "requestBody": {
@@ -38,9 +39,7 @@ _BODY_DOC: dict[str, Any] = {
         },
     }
 }
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 413, 422)
-}
+_ERRORS = error_responses(400, 413)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

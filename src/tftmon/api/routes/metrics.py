@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from tftmon.api.deps import StateDep, require_api_key_or_bearer
+from tftmon.api.deps import StateDep, protected_router
 
-router = APIRouter(tags=["metrics"], dependencies=[Depends(require_api_key_or_bearer)])
+router = protected_router("metrics", bearer=True)
 
 
 @router.get("/metrics", response_class=Response)

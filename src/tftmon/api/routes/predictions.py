@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Query, Response
 
-from tftmon.api.deps import StateDep, require_api_key
-from tftmon.api.status_doc import empty_predictions
+from tftmon.api.deps import StateDep, protected_router
 from tftmon.schemas import PredictionsResponse
+from tftmon.serving.document import empty_document
 
-router = APIRouter(tags=["predictions"], dependencies=[Depends(require_api_key)])
+router = protected_router("predictions")
 
 
 @router.get("/predictions/current", response_model=PredictionsResponse)
@@ -28,7 +28,7 @@ def current_predictions(
     """The latest forecasts, risk and alerts of every server."""
     latest = state.cycle.latest
     if latest is None:
-        body = orjson.dumps(empty_predictions(state))
+        body = orjson.dumps(empty_document(state.models.served.forecaster.info))
     else:
         names = None if servers is None else [n.strip() for n in servers.split(",") if n.strip()]
         body = latest.select(names, compact=view == "summary")

@@ -6,16 +6,19 @@ import math
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import Path, Query
 
-from tftmon.api.deps import StateDep, require_api_key
+from tftmon.api.deps import StateDep, protected_router
+from tftmon.api.errors import error_responses
 from tftmon.errors import NotFoundError
 from tftmon.schemas import SERVER_NAME_PATTERN, ServerHistoryResponse
 
-router = APIRouter(tags=["servers"], dependencies=[Depends(require_api_key)])
+router = protected_router("servers")
 
 
-@router.get("/servers/{name}/history", response_model=ServerHistoryResponse)
+@router.get(
+    "/servers/{name}/history", response_model=ServerHistoryResponse, responses=error_responses(404)
+)
 def server_history(
     state: StateDep,
     name: Annotated[str, Path(pattern=SERVER_NAME_PATTERN)],

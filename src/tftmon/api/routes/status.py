@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from tftmon import __version__
-from tftmon.api.deps import StateDep, require_api_key
+from tftmon.api.deps import StateDep, protected_router
 from tftmon.api.status_doc import status
 from tftmon.schemas import HealthResponse, StatusResponse
 
-router = APIRouter(tags=["status"], dependencies=[Depends(require_api_key)])
+router = protected_router("status")
 open_router = APIRouter(tags=["status"])
 
 
