@@ -47,6 +47,30 @@ class Sequence:
         return records
 
 
+class RecordingClient:
+    """Stands in for the daemon's client: records every batch it is given, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
+    def feed(self, records: list[dict]) -> dict:
+        self.sent += [r["i"] for r in records]
+        return {"accepted": len(records), "rejected": []}
+
+
+def test_new_batches_wait_behind_a_backlog_larger_than_one_tick(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s")
+    for i in range(3):  # the daemon was away for three ticks
+        spool.put([{"i": i}])
+    ticks = iter([[{"i": 3}], [{"i": 4}], [{"i": 5}]])
+    client = RecordingClient()
+    forwarder = Forwarder(lambda: next(ticks), client, spool, interval_s=0, replay_per_tick=2)
+    forwarder.run(max_ticks=3)
+    # sent before the backlog, 3 would make the daemon refuse 2 as late
+    assert client.sent == [0, 1, 2, 3, 4, 5]
+    assert spool.pending() == []
+
+
 @pytest.mark.integration
 def test_daemon_killed_and_restarted_mid_stream(daemon: DaemonProcess, tmp_path: Path) -> None:
     collect = Sequence()

@@ -120,7 +120,8 @@ class Forwarder:
         if not delivered:
             self.spool.put(records)
             logger.warning(
-                "daemon unreachable: spooled %d records (%d batches waiting)",
+                "daemon unreachable or backlog not yet sent: spooled %d records (%d batches "
+                "waiting)",
                 len(records),
                 len(self.spool.pending()),
             )
@@ -128,13 +129,17 @@ class Forwarder:
         self._send(records, spool_on_failure=True)
 
     def _replay(self) -> bool:
-        """Send spooled batches in order; False if the daemon is still unreachable."""
+        """Send spooled batches in order; True only when the spool is empty afterwards.
+
+        While a backlog remains, new batches join the spool behind it: sent now they would
+        overtake older records, which the daemon then refuses as late.
+        """
         for path in self.spool.pending()[: self.replay_per_tick]:
             records = orjson.loads(path.read_bytes())
             if not self._send(records, spool_on_failure=False, replay=True):
                 return False
             path.unlink()
-        return True
+        return not self.spool.pending()
 
     def _send(
         self, records: list[dict[str, Any]], *, spool_on_failure: bool, replay: bool = False

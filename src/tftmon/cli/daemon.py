@@ -57,14 +57,14 @@ def tune_process(threads: int) -> None:
 
     Request threads wait for the GIL while the inference thread computes; a shorter switch
     interval (default 5 ms) bounds each wait and keeps ``/feed`` latency flat. Torch's
-    intra-op threads are capped at ``TFTMON_INFERENCE_THREADS``.
+    intra-op threads are capped at ``TFTMON_INFERENCE_THREADS``: through the environment
+    torch reads when it is first imported (a daemon serving the baseline never imports
+    it), or directly if it is already loaded.
     """
     sys.setswitchinterval(0.0005)
-    try:
-        import torch
-    except ImportError:  # the daemon then serves the baseline, which needs no torch
-        return
-    torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def freeze_startup_objects() -> None:
