@@ -13,11 +13,11 @@ from tftmon.risk.exceedance import (
     WARNING,
     WATCH,
     AlertPolicy,
-    Thresholds,
     assess,
     exceedance_probability,
     fleet_level,
 )
+from tftmon.risk.thresholds import Thresholds
 
 LEVELS = (0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.98)
 

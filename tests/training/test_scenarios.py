@@ -10,7 +10,7 @@ import pytest
 
 from tftmon.forecast import ForecasterInfo, ForecastOutput
 from tftmon.forecast.tft import TFTForecaster
-from tftmon.risk.exceedance import Thresholds
+from tftmon.risk.thresholds import Thresholds
 from tftmon.training.scenarios import run_battery, scenarios, summary
 from tftmon.windows import WindowSnapshot
 

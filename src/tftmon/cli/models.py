@@ -93,7 +93,7 @@ def retrain_main(argv: Sequence[str] | None = None) -> int:
             return 0
         print("drift: " + "; ".join(drift.get("reasons") or []))
 
-    from tftmon.risk.exceedance import Thresholds
+    from tftmon.risk.thresholds import Thresholds
     from tftmon.training.dataset import fleet_from_history
     from tftmon.training.retrain import RetrainOptions, retrain
 

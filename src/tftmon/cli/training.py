@@ -243,7 +243,7 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
     if args.labels is not None or args.nab is not None:
         import pandas as pd
 
-        from tftmon.risk.exceedance import Thresholds
+        from tftmon.risk.thresholds import Thresholds
         from tftmon.training.incidents import evaluate_incidents
         from tftmon.training.nab import load_labels
 
@@ -264,7 +264,7 @@ def _scenarios(model: Any, small: bool, report_path: Path | None) -> int:
     """``tftmon-evaluate --scenarios``: run the battery, print it, write the report."""
     import json
 
-    from tftmon.risk.exceedance import Thresholds
+    from tftmon.risk.thresholds import Thresholds
     from tftmon.training.scenarios import format_battery, run_battery, scenarios, summary
 
     thresholds = Thresholds.load()
@@ -308,7 +308,7 @@ def calibrate_main(argv: Sequence[str] | None = None) -> int:
     setup_logging()
 
     from tftmon.forecast.tft import TFTForecaster
-    from tftmon.risk.exceedance import Thresholds
+    from tftmon.risk.thresholds import Thresholds
     from tftmon.training.calibrate import fit_calibration
     from tftmon.training.dataset import bucket_frame, fleet_from_history, load_frame
 

@@ -1,7 +1,8 @@
 """The one transform from samples to model inputs, shared by training and serving.
 
-* ``group_by_bucket``: raw samples → per-(server, bucket) sums and counts (the windows and
-  the training set bucket with this same code);
+(Samples become buckets in ``store.buckets.group_by_bucket``, used by the windows and the
+training set alike.)
+
 * ``fill_gaps``: carry the last observation over gaps, with a mask of real observations;
 * ``normalize`` / ``denormalize``: fixed per-metric transforms (percent / 100, log1p for
   rates), identical for every server, so unknown servers and cold starts need no state;
@@ -11,7 +12,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -44,44 +44,6 @@ TRANSFORMS: Final[dict[str, tuple[str, float]]] = {
 def observed_name(metric: str) -> str:
     """The name of a metric's observation-mask input."""
     return f"{metric}_observed"
-
-
-@dataclass(frozen=True, slots=True)
-class BucketGroups:
-    """Samples grouped by (server, bucket): ``sum``/``count`` per metric, ``n`` samples."""
-
-    server: npt.NDArray[np.int64]
-    bucket: npt.NDArray[np.int64]
-    sum: npt.NDArray[np.float64]
-    count: npt.NDArray[np.int64]
-    n: npt.NDArray[np.int64]
-
-    def means(self) -> npt.NDArray[np.float64]:
-        """Mean of each metric per group (NaN where a metric had no sample)."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.count > 0, self.sum / np.maximum(self.count, 1), np.nan)
-
-
-def group_by_bucket(
-    server: npt.NDArray[np.int64],
-    ts_ms: npt.NDArray[np.int64],
-    values: npt.NDArray[np.float64],
-    step_ms: int,
-) -> BucketGroups:
-    """Group samples sorted by (server, ts_ms) into model-step buckets (vectorised)."""
-    n = server.shape[0]
-    bucket = ts_ms // step_ms
-    new_group = np.ones(n, dtype=bool)
-    new_group[1:] = (server[1:] != server[:-1]) | (bucket[1:] != bucket[:-1])
-    start = np.flatnonzero(new_group)
-    observed = ~np.isnan(values)
-    return BucketGroups(
-        server=server[start],
-        bucket=bucket[start],
-        sum=np.add.reduceat(np.where(observed, values, 0.0), start, axis=0),
-        count=np.add.reduceat(observed.astype(np.int64), start, axis=0),
-        n=np.diff(np.append(start, n)).astype(np.int64),
-    )
 
 
 def fill_gaps(values: FloatArray) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:

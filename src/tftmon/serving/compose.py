@@ -25,7 +25,8 @@ from tftmon.forecast.baseline import BaselineForecaster
 from tftmon.forecast.selection import window_extra
 from tftmon.monitoring.drift import DriftThresholds
 from tftmon.monitoring.live import DriftMonitor
-from tftmon.risk.exceedance import AlertPolicy, Thresholds
+from tftmon.risk.exceedance import AlertPolicy
+from tftmon.risk.thresholds import Thresholds
 from tftmon.schemas import METRICS
 from tftmon.serving.cycle import InferenceCycle
 from tftmon.serving.instrumentation import DaemonMetrics

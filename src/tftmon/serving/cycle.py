@@ -18,7 +18,8 @@ import numpy as np
 from tftmon.alerting.flow import AlertFlow
 from tftmon.forecast import Forecaster
 from tftmon.monitoring.live import DriftMonitor
-from tftmon.risk.exceedance import AlertPolicy, Thresholds, assess
+from tftmon.risk.exceedance import AlertPolicy, assess
+from tftmon.risk.thresholds import Thresholds
 from tftmon.serving.cache import CacheWriter, PredictionsCache
 from tftmon.serving.document import ChunkInput, fleet_document, server_entries
 from tftmon.serving.instrumentation import DaemonMetrics, PerServerRows

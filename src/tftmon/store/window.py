@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tftmon.forecast.features import group_by_bucket
+from tftmon.store.buckets import group_by_bucket
 from tftmon.store.columns import BucketColumns, Int64Array, SampleColumns
 from tftmon.windows import WindowSnapshot
 

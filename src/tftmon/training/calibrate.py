@@ -12,7 +12,7 @@ import numpy as np
 
 from tftmon.forecast.selection import window_extra
 from tftmon.risk import calibration
-from tftmon.risk.exceedance import Thresholds
+from tftmon.risk.thresholds import Thresholds
 from tftmon.training.dataset import BucketedFleet
 from tftmon.training.evaluate import BacktestConfig
 from tftmon.training.incidents import WINDOW_STEPS, reliability, run_risk

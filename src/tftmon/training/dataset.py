@@ -14,12 +14,12 @@ from tftmon.errors import ConfigError
 from tftmon.forecast.features import (
     KNOWN_REALS,
     RELATIVE_TIME,
-    group_by_bucket,
     model_inputs,
     observed_name,
     time_features,
 )
 from tftmon.schemas import DEFAULT_PROFILE_RULES, METRICS, profile_for
+from tftmon.store.buckets import group_by_bucket
 
 if TYPE_CHECKING:
     import pandas as pd

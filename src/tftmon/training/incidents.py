@@ -24,7 +24,8 @@ import numpy.typing as npt
 
 from tftmon.forecast import Forecaster
 from tftmon.risk.calibration import model_calibration
-from tftmon.risk.exceedance import WARNING, AlertPolicy, Thresholds, assess
+from tftmon.risk.exceedance import WARNING, AlertPolicy, assess
+from tftmon.risk.thresholds import Thresholds
 from tftmon.schemas import METRICS
 from tftmon.training.dataset import BucketedFleet
 from tftmon.training.evaluate import BacktestConfig, replay

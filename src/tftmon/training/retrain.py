@@ -33,7 +33,7 @@ from tftmon.forecast import Forecaster
 from tftmon.forecast.artifacts import METADATA, latest_version, weights_path
 from tftmon.forecast.registry import install, promote, prune, registry_lock
 from tftmon.forecast.selection import DEFAULT_STEPS, window_extra
-from tftmon.risk.exceedance import Thresholds
+from tftmon.risk.thresholds import Thresholds
 from tftmon.timefmt import iso_z
 from tftmon.training.calibrate import fit_calibration
 from tftmon.training.dataset import BucketedFleet
