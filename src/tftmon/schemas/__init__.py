@@ -1,0 +1,88 @@
+"""The data contract: metrics, states, profiles, and the API's inbound and outbound models.
+
+``metrics`` (the metric list and per-metric facts, states, profiles, alert levels) is what
+every part speaks of; ``records`` is what ``POST /feed`` takes and the error shape;
+``responses`` what the other routes answer. Imports nothing from tftmon but itself.
+"""
+
+from tftmon.schemas.metrics import (
+    ALERT_LEVELS,
+    DEFAULT_PROFILE,
+    DEFAULT_PROFILE_RULES,
+    METRIC_SPECS,
+    METRICS,
+    PROFILE_PATTERN,
+    SERVER_NAME_PATTERN,
+    STATES,
+    AlertLevel,
+    MetricSpec,
+    State,
+    check_covers_metrics,
+    profile_for,
+)
+from tftmon.schemas.records import (
+    ErrorResponse,
+    FeedResponse,
+    FieldError,
+    MetricRecord,
+    Problem,
+    RejectedRecord,
+)
+from tftmon.schemas.responses import (
+    Alert,
+    AlertEvent,
+    DriftStatusResponse,
+    Environment,
+    HealthResponse,
+    LiveMetricScore,
+    MetricForecast,
+    ModelInfo,
+    PredictionsMetadata,
+    PredictionsResponse,
+    ReloadResponse,
+    ServerHistoryResponse,
+    ServerPrediction,
+    ServerScore,
+    ServerWarmup,
+    StatusResponse,
+    TrackedAlert,
+)
+
+__all__ = [
+    "ALERT_LEVELS",
+    "DEFAULT_PROFILE",
+    "DEFAULT_PROFILE_RULES",
+    "METRICS",
+    "METRIC_SPECS",
+    "PROFILE_PATTERN",
+    "SERVER_NAME_PATTERN",
+    "STATES",
+    "Alert",
+    "AlertEvent",
+    "AlertLevel",
+    "DriftStatusResponse",
+    "Environment",
+    "ErrorResponse",
+    "FeedResponse",
+    "FieldError",
+    "HealthResponse",
+    "LiveMetricScore",
+    "MetricForecast",
+    "MetricRecord",
+    "MetricSpec",
+    "ModelInfo",
+    "PredictionsMetadata",
+    "PredictionsResponse",
+    "Problem",
+    "RejectedRecord",
+    "ReloadResponse",
+    "ServerHistoryResponse",
+    "ServerPrediction",
+    "ServerScore",
+    "ServerWarmup",
+    "State",
+    "StatusResponse",
+    "TrackedAlert",
+    "check_covers_metrics",
+    "profile_for",
+]
