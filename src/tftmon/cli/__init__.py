@@ -1,6 +1,8 @@
 """Entry points: argument parsing and logging set-up for every console command.
 
 Each top-level script calls one of these functions; they are also ``[project.scripts]``.
+The top layer: it may import every part, and it is the only place that changes the process
+(logging, GC, thread counts, switch interval).
 """
 
 from __future__ import annotations

@@ -63,16 +63,16 @@ def generator_main(argv: Sequence[str] | None = None) -> int:
 
 def _batch(args: argparse.Namespace, sim: object) -> int:
     import time as _time
-    from datetime import datetime
 
     import numpy as np
 
     from tftmon.generator import FleetSimulator
     from tftmon.generator.output import to_frame, write_frame, write_labels
+    from tftmon.timefmt import parse_iso
 
     assert isinstance(sim, FleetSimulator)
     began = _time.perf_counter()
-    start = datetime.fromisoformat(args.start.replace("Z", "+00:00")).timestamp()
+    start = parse_iso(args.start).timestamp()
     n = int(args.days * 86_400 / args.step)
     frames = []
     block = max(1, 2_000_000 // max(1, len(sim.names)))

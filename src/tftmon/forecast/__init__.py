@@ -1,4 +1,11 @@
-"""Forecasters: the ``Forecaster`` protocol and what every implementation returns."""
+"""Forecasters: the ``Forecaster`` protocol and what every implementation returns.
+
+Owns turning ``WindowSnapshot``s into quantile forecasts: the TFT (``tft.py``, artifacts
+and the model registry), the damped trend and seasonal naive, the per-pair selection
+between them, and the model inputs (``features.py``, ``scaling.py``). It may import only
+the foundation (``errors``, ``schemas``, ``windows``); risk, calibration and serving build
+on it, never the other way round.
+"""
 
 from __future__ import annotations
 
