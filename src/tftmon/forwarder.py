@@ -134,12 +134,13 @@ class Forwarder:
         While a backlog remains, new batches join the spool behind it: sent now they would
         overtake older records, which the daemon then refuses as late.
         """
-        for path in self.spool.pending()[: self.replay_per_tick]:
+        pending = self.spool.pending()
+        for path in pending[: self.replay_per_tick]:
             records = orjson.loads(path.read_bytes())
             if not self._send(records, spool_on_failure=False, replay=True):
                 return False
             path.unlink()
-        return not self.spool.pending()
+        return len(pending) <= self.replay_per_tick
 
     def _send(
         self, records: list[dict[str, Any]], *, spool_on_failure: bool, replay: bool = False

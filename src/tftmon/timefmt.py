@@ -40,5 +40,5 @@ def parse_iso(value: str) -> datetime:
     Raises:
         ValueError: not an ISO 8601 time.
     """
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    moment = datetime.fromisoformat(value)  # reads "Z" itself since Python 3.11
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

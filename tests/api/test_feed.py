@@ -209,3 +209,23 @@ def test_rejections_are_counted_by_reason(client: TestClient) -> None:
     text = client.get("/metrics").text
     assert 'tftmon_records_rejected_total{reason="bad_timestamp"} 1.0' in text
     assert "tftmon_records_accepted_total 1.0" in text
+
+
+def test_every_error_answer_has_the_documented_shape(client: TestClient) -> None:
+    """Bodies are built without validation (``api.errors.error_body``): check them here."""
+    from tftmon.schemas import ErrorResponse
+
+    answers = {
+        "unauthorized": client.get("/status", headers={"X-API-Key": "wrong" * 4}),
+        "not_found": client.get("/servers/nosuch/history"),
+        "invalid_request": client.get("/alerts/history", params={"limit": 0}),
+        "malformed_json": client.post("/feed", content=b"{not json"),
+        "invalid_body": client.post("/feed", json={"rows": []}),
+        "no_valid_records": client.post("/feed", json=[good(cpu_pct=250.0)]),
+    }
+    for code, answer in answers.items():
+        body = ErrorResponse.model_validate(answer.json())
+        assert body.code == code, answer.json()
+    assert ErrorResponse.model_validate(answers["invalid_request"].json()).errors
+    rejected = ErrorResponse.model_validate(answers["no_valid_records"].json()).rejected
+    assert rejected and rejected[0].errors[0].field == "cpu_pct"

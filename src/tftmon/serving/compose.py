@@ -43,7 +43,6 @@ logger = logging.getLogger(__name__)
 class Daemon:
     """The daemon's long-lived parts; ``close()`` releases them."""
 
-    settings: Settings
     fleet: FleetStore
     metrics: DaemonMetrics
     models: ModelSlot
@@ -105,9 +104,7 @@ def build_daemon(settings: Settings, forecaster: Forecaster | None = None) -> Da
         monitor=monitor,
     )
     metrics.watch_drift(monitor.document)
-    return Daemon(
-        settings, fleet, metrics, models, cycle, monitor, alerts, alert_store, restore_seconds
-    )
+    return Daemon(fleet, metrics, models, cycle, monitor, alerts, alert_store, restore_seconds)
 
 
 def default_forecaster(settings: Settings) -> Forecaster:

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from tftmon.errors import ConfigError
-from tftmon.store.columns import NO_STATE, BucketColumns, Int64Array, SampleColumns
+from tftmon.store.columns import NO_STATE, BucketColumns, SampleColumns
 from tftmon.store.sqlite import SQLiteFile
+from tftmon.windows import Int64Array
 
 logger = logging.getLogger(__name__)
 

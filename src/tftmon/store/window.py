@@ -21,11 +21,10 @@ import numpy as np
 import numpy.typing as npt
 
 from tftmon.store.buckets import group_by_bucket
-from tftmon.store.columns import BucketColumns, Int64Array, SampleColumns
-from tftmon.windows import WindowSnapshot
+from tftmon.store.columns import BucketColumns, SampleColumns
+from tftmon.windows import Int64Array, WindowSnapshot
 
 NONE = -1
-Float32Array = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,7 @@ def fit_calibration(
         + window_extra(model.selection_steps),
         eval_from_bucket=eval_from_bucket,
     )
-    rows = run_risk(fleet, model, thresholds, config, calibrated=False)
+    rows = run_risk(fleet, model, thresholds, config)  # raw probabilities
     if "origin" not in rows:
         raise ValueError("the replay has no origin: the data is too short for the model")
     raw, seen, served = {}, {}, {}

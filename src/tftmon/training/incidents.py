@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tftmon.forecast import Forecaster
-from tftmon.risk.calibration import model_calibration
+from tftmon.risk.calibration import Calibration, model_calibration
 from tftmon.risk.exceedance import WARNING, AlertPolicy, assess
 from tftmon.risk.thresholds import Thresholds
 from tftmon.schemas import METRICS
@@ -57,7 +57,7 @@ def run_risk(
     thresholds: Thresholds,
     config: BacktestConfig,
     *,
-    calibrated: bool = True,
+    calibration: Calibration | None = None,
     policy: AlertPolicy | None = None,
 ) -> dict[str, npt.NDArray[Any]]:
     """Per (origin, server) and per (origin, server, metric): what the risk engine said.
@@ -70,12 +70,11 @@ def run_risk(
     (``seen:window``), and ``over_warning``/``over_critical`` (the newest value already
     there), ``steady`` (below warning now and over the next 8 h) and ``selected`` (the
     forecast that served, an index into ``forecast.selection.CANDIDATES``).
-    ``calibrated=False`` serves the raw probabilities (what a calibration is fitted on).
+    ``calibration=None`` serves the raw probabilities (what a calibration is fitted on).
     """
     info = forecaster.info
     horizon = info.horizon_steps
     step = fleet.step_seconds
-    calibration = model_calibration(info.artifact_dir) if calibrated else None
     metric_idx = [METRICS.index(m) for m in fleet.metrics]
     rows: dict[str, list[Any]] = {}
 
@@ -294,7 +293,8 @@ def evaluate_incidents(
     policy: AlertPolicy | None = None,
 ) -> dict[str, Any]:
     """The incident and reliability part of a report."""
-    rows = run_risk(fleet, forecaster, thresholds, config, policy=policy)
+    calibration = model_calibration(forecaster.info.artifact_dir)
+    rows = run_risk(fleet, forecaster, thresholds, config, calibration=calibration, policy=policy)
     if "origin" not in rows:
         return {"incidents": None, "reliability": None}
     found = episodes(rows["origin"], rows["server"], rows["level"], rows["hold"])
@@ -303,7 +303,7 @@ def evaluate_incidents(
     steady = rows["critical_within_8h"][rows["steady"]]
     return {
         "stride_steps": config.stride_steps,
-        "calibrated": model_calibration(forecaster.info.artifact_dir) is not None,
+        "calibrated": calibration is not None,
         "incidents": incident_scores(
             fleet, labels, found, span, forecaster.info.horizon_steps, warn
         ),
