@@ -1,6 +1,6 @@
 """Alert lifecycle: one alert per (server, metric) whose level can change, kept durably.
 
-Each inference cycle hands over its candidates (``predictions._alert``): a pair that meets
+Each inference cycle hands over its candidates (``serving.document._alert``): a pair that meets
 the opening rule (``opens``) at ``level``, or one that may only keep an open alert at up to
 ``hold_level`` (value hysteresis). For a pair with an open alert the target level is the
 candidate's opening level, or its current level capped by ``hold_level``, whichever is

@@ -94,7 +94,7 @@ class InferenceCycle:
             return cache
 
     def _cycle(self, started: float) -> tuple[PredictionsCache, list[dict[str, Any]]]:
-        """One cycle's cache and its alert candidates (``predictions._alert``)."""
+        """One cycle's cache and its alert candidates (``serving.document._alert``)."""
         snap = self.fleet.snapshot()
         windows = snap.windows
         self._monitor(self.monitor.score, windows)
