@@ -93,10 +93,40 @@ class Settings(BaseSettings):
 
     profile_rules: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_PROFILE_RULES))
 
+    # forecasts on /metrics (serving.exposition): quantiles and horizons exported per server
+    # and metric, and the most servers exported (the highest risk first past the cap)
+    metrics_quantiles: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [0.5, 0.9])
+    metrics_horizons: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["30m", "1h", "4h", "8h"]
+    )
+    metrics_max_servers: int = Field(10_000, ge=0)
+    # POST /api/v1/write: the file that maps Prometheus series to records (empty: the
+    # shipped node_exporter mapping)
+    remote_write_mapping: Path | None = None
+
     @field_validator("api_keys", mode="before")
     @classmethod
     def _parse_keys(cls, value: object) -> object:
         return _split_keys(value)
+
+    @field_validator("metrics_quantiles", "metrics_horizons", mode="before")
+    @classmethod
+    def _parse_lists(cls, value: object) -> object:
+        return _split_keys(value)
+
+    @field_validator("metrics_quantiles")
+    @classmethod
+    def _quantiles_in_range(cls, value: list[float]) -> list[float]:
+        if not value or any(not 0 < q < 1 for q in value):
+            raise ValueError("metrics_quantiles must be levels between 0 and 1, e.g. 0.5,0.9")
+        return sorted(set(value))
+
+    @field_validator("metrics_horizons")
+    @classmethod
+    def _horizons_are_durations(cls, value: list[str]) -> list[str]:
+        for text in value:
+            duration_seconds(text)
+        return list(dict.fromkeys(value))
 
     @field_validator("profile_rules", mode="before")
     @classmethod
@@ -136,6 +166,21 @@ class Settings(BaseSettings):
                 "no API key configured: run `python generate_api_key.py` (writes TFTMON_API_KEYS "
                 "to .env) or set TFTMON_ALLOW_NO_AUTH=true for local development only"
             )
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(text: str) -> int:
+    """``"30m"`` → 1800: a positive whole number followed by s, m, h or d.
+
+    Raises:
+        ValueError: not such a duration.
+    """
+    number, unit = text[:-1], text[-1:]
+    if unit not in _UNITS or not number.isdigit() or int(number) <= 0:
+        raise ValueError(f"{text!r} is not a duration such as 30m, 1h or 8h")
+    return int(number) * _UNITS[unit]
 
 
 def load_settings(**overrides: object) -> Settings:
