@@ -27,7 +27,7 @@ set HAVE=
 if exist .venv\.tftmon-installed-win set /p HAVE=<.venv\.tftmon-installed-win
 if not "!HAVE!"=="!WANT!" (
   echo installing tftmon
-  %PY% -m pip install --quiet -e ".[dev]" || exit /b 1
+  %PY% -m pip install --quiet -e ".[all,dev]" || exit /b 1
   > .venv\.tftmon-installed-win echo !WANT!
 )
 

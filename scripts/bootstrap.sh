@@ -30,7 +30,7 @@ fi
 stamp=.venv/.tftmon-installed
 want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "bootstrap: installing tftmon with dev extras"
-  "$PY" -m pip install --quiet --disable-pip-version-check -e ".[dev]" 2> >(grep -v "is ignored: it is neither" >&2)
+  echo "bootstrap: installing tftmon with every extra (all, dev)"
+  "$PY" -m pip install --quiet --disable-pip-version-check -e ".[all,dev]" 2> >(grep -v "is ignored: it is neither" >&2)
   echo "$want" > "$stamp"
 fi

@@ -1,8 +1,9 @@
 """Where a client process finds the daemon and the API key to send it.
 
-Clients (the adapters, the model commands, the dashboard) read the daemon URL and key from
-their flags, then the environment, then the ``.env`` the daemon's keys are written to. The
-daemon itself reads its settings through ``tftmon.settings``.
+Clients (the adapters, the forwarder, the model commands, the dashboard) read the daemon URL
+and key from their flags, then the environment, then the ``.env`` the daemon reads too (the
+environment wins over ``.env``, as for the daemon). The daemon itself reads its settings
+through ``tftmon.settings``; both read keys through ``tftmon.keys``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Final
 
-from tftmon.keys import ENV_VAR, read_keys
+from tftmon.keys import ENV_VAR, read_env_file, read_keys
 
 DEFAULT_PORT: Final = "8000"
 
@@ -26,11 +27,17 @@ def client_settings(url: str | None) -> tuple[str, str | None]:
     Returns:
         The daemon URL and the key to send: ``TFTMON_API_KEY``, else the newest key of
         ``TFTMON_API_KEYS`` in ``./.env``, else of the ``TFTMON_API_KEYS`` variable; ``None``
-        when there is none.
+        when there is none. ``TFTMON_DAEMON_URL``, ``TFTMON_PORT`` and ``TFTMON_API_KEY``
+        are read from the environment, else from ``./.env``.
     """
-    port = os.environ.get("TFTMON_PORT", DEFAULT_PORT)
-    base = url or os.environ.get("TFTMON_DAEMON_URL") or f"http://127.0.0.1:{port}"
-    key = os.environ.get("TFTMON_API_KEY")
+    dotenv = read_env_file(Path(".env"))
+
+    def setting(name: str) -> str | None:
+        return os.environ.get(name) or dotenv.get(name) or None
+
+    port = setting("TFTMON_PORT") or DEFAULT_PORT
+    base = url or setting("TFTMON_DAEMON_URL") or f"http://127.0.0.1:{port}"
+    key = setting("TFTMON_API_KEY")
     if not key:
         keys = read_keys(Path(".env")) or [
             k for k in os.environ.get(ENV_VAR, "").split(",") if k.strip()

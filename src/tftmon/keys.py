@@ -1,4 +1,8 @@
-"""API keys: generate, store in ``.env`` (mode 0600) and ``.streamlit/secrets.toml``, rotate."""
+"""API keys: generate, store in ``.env`` (mode 0600) and ``.streamlit/secrets.toml``, rotate.
+
+Also the one reader of ``.env`` lines for processes that do not build the daemon's
+``Settings`` (``client_config``): ``NAME=value``, optionally quoted or after ``export``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from pathlib import Path
 KEY_BYTES = 32
 ENV_VAR = "TFTMON_API_KEYS"
 _LINE = re.compile(rf"^\s*(?:export\s+)?{ENV_VAR}\s*=\s*(.*?)\s*$")
+_ANY_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 
 
 def new_key() -> str:
@@ -17,16 +22,23 @@ def new_key() -> str:
     return secrets.token_urlsafe(KEY_BYTES)
 
 
+def read_env_file(env_file: Path) -> dict[str, str]:
+    """The ``NAME=value`` lines of ``env_file`` (a later line wins, as for the daemon's
+    settings); comments and other lines are skipped; empty when the file does not exist."""
+    if not env_file.exists():
+        return {}
+    values: dict[str, str] = {}
+    for line in env_file.read_text(encoding="utf-8").splitlines():
+        match = _ANY_LINE.match(line)
+        if match:
+            values[match.group(1)] = match.group(2).strip().strip("'\"")
+    return values
+
+
 def read_keys(env_file: Path) -> list[str]:
     """The keys in ``env_file`` (newest last); empty when there are none."""
-    if not env_file.exists():
-        return []
-    for line in env_file.read_text(encoding="utf-8").splitlines():
-        match = _LINE.match(line)
-        if match:
-            value = match.group(1).strip().strip("'\"")
-            return [k.strip() for k in value.split(",") if k.strip()]
-    return []
+    value = read_env_file(env_file).get(ENV_VAR, "")
+    return [k.strip() for k in value.split(",") if k.strip()]
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -13,10 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tftmon.cli.common import setup_logging
+from tftmon.cli.extras import missing_module
 from tftmon.client_config import client_settings
 from tftmon.errors import ClientError, ConfigError, SourceError
 
 logger = logging.getLogger(__name__)
+
+# the driver each source needs, installed by the extra of the same name
+DRIVERS = {"mongodb": "pymongo", "elasticsearch": "elasticsearch"}
 
 
 def mongodb_adapter_main(argv: Sequence[str] | None = None) -> int:
@@ -53,6 +57,13 @@ def adapter_main(kind: str, argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="log every page; print samples")
     args = parser.parse_args(argv)
     setup_logging("DEBUG" if args.verbose else "INFO")
+    if kind in DRIVERS and missing_module((DRIVERS[kind],)):
+        print(
+            f"{kind} adapter: needs the '{kind}' extra ({DRIVERS[kind]} is not installed): "
+            f"pip install 'tftmon[{kind}]'",
+            file=sys.stderr,
+        )
+        return 2
 
     from tftmon.adapters import ADAPTERS
     from tftmon.adapters.base import load_config
