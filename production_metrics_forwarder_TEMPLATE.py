@@ -11,8 +11,13 @@ SIGTERM, and a log line per batch with the daemon's answer, e.g.
     python production_metrics_forwarder_TEMPLATE.py --once --verbose
 
 The daemon URL comes from ``--url`` or ``TFTMON_DAEMON_URL`` (default
-http://127.0.0.1:8000), the key from ``TFTMON_API_KEY`` or ``.env``. Examples of collectors
+http://127.0.0.1:8000), the key from ``TFTMON_API_KEY`` or ``.env``. Exit status: 0 stopped,
+2 nothing to send with (no key, ``collect_metrics()`` not filled in), 3 the daemon refused
+the API key (the records wait in the spool until it accepts one). Examples of collectors
 (Prometheus, InfluxDB, a log file) are in Docs/PRODUCTION_INTEGRATION_GUIDE.md.
+
+It needs only the base install (no torch, pandas or web server): ``pip install tftmon``
+(Docs/ADAPTERS.md, "Installing an agent").
 """
 
 import sys

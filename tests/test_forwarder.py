@@ -15,7 +15,8 @@ import pytest
 from tests.conftest import API_KEY
 from tests.servers import DaemonProcess, run_script, wait_for
 from tftmon.client import TftmonClient
-from tftmon.forwarder import Forwarder, Spool
+from tftmon.errors import DaemonResponseError
+from tftmon.forwarder import Forwarder, Spool, key_refused
 
 
 def test_spool_keeps_order_and_bounds(tmp_path: Path) -> None:
@@ -134,3 +135,55 @@ def test_unfilled_template_says_what_to_do(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert "fill in collect_metrics()" in out.stderr
+
+
+class RefusingClient(RecordingClient):
+    """A daemon that refuses the key until ``accept`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.accept = False
+
+    def feed(self, records: list[dict]) -> dict:
+        if not self.accept:
+            raise DaemonResponseError(401, "unauthorized", "invalid or missing API key")
+        return super().feed(records)
+
+
+def test_a_refused_key_stops_the_forwarder_and_keeps_every_record(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s")
+    spool.put([{"i": 0}])  # a backlog from an earlier outage
+    ticks = iter([[{"i": 1}], [{"i": 2}], [{"i": 3}]])
+    client = RefusingClient()
+    forwarder = Forwarder(lambda: next(ticks), client, spool, interval_s=0)
+    with pytest.raises(DaemonResponseError) as refused:
+        forwarder.run(max_ticks=3)
+    assert key_refused(refused.value) and forwarder.tick_count == 1  # no silent retrying
+    assert [orjson.loads(p.read_bytes()) for p in spool.pending()] == [[{"i": 0}], [{"i": 1}]]
+    spool.pending()[0].unlink()  # without a backlog the new batch is sent at once and kept
+    with pytest.raises(DaemonResponseError):
+        forwarder.run(max_ticks=2)
+    assert [orjson.loads(p.read_bytes()) for p in spool.pending()] == [[{"i": 1}], [{"i": 2}]]
+    client.accept = True  # the key is fixed
+    forwarder.run(max_ticks=3)
+    assert client.sent == [1, 2, 3] and spool.pending() == []
+
+
+@pytest.mark.integration
+def test_template_exits_on_a_refused_key_and_sends_the_spool_once_fixed(
+    daemon: DaemonProcess, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    args = ("--local", "--once", "--spool-dir", str(spool))
+    env = {**os.environ, "TFTMON_API_KEY": "wrong-key-0123456789", "TFTMON_DAEMON_URL": daemon.url}
+    out = run_script("production_metrics_forwarder_TEMPLATE.py", *args, cwd=tmp_path, env=env)
+    assert out.returncode == 3
+    assert "the daemon refused the API key (HTTP 401): check TFTMON_API_KEY" in out.stderr
+    assert f"1 batches are kept in {spool}" in out.stderr
+    assert len(list(spool.glob("*.json"))) == 1
+    env["TFTMON_API_KEY"] = API_KEY
+    out = run_script("production_metrics_forwarder_TEMPLATE.py", *args, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "Replayed 1 records" in out.stderr and "Sent 1 records" in out.stderr
+    assert list(spool.glob("*.json")) == []
+    assert "rejected" not in out.stderr

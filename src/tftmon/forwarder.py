@@ -5,6 +5,10 @@ POST through ``tftmon.client`` (timeout, retry with backoff and jitter), and whe
 stays unreachable writes the batch to a bounded on-disk spool. Spooled batches are replayed
 oldest first as soon as the daemon answers again, before new data, so nothing is lost and
 order is kept; the daemon's duplicate detection makes a replay after a lost answer harmless.
+
+A daemon that refuses the API key (401/403) refuses every batch: the forwarder then keeps
+the batch (and this tick's records) in the spool and stops with ``DaemonResponseError``,
+so nothing is lost and the backlog is sent once the key is fixed.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -27,6 +31,13 @@ from tftmon.timefmt import now_z
 logger = logging.getLogger(__name__)
 
 Collector = Callable[[], list[dict[str, Any]]]
+
+KEY_REFUSED: Final = frozenset({401, 403})  # the key is wrong: every batch would be refused
+
+
+def key_refused(exc: BaseException) -> bool:
+    """True when ``exc`` is the daemon refusing the API key (HTTP 401 or 403)."""
+    return isinstance(exc, DaemonResponseError) and exc.status_code in KEY_REFUSED
 
 
 class Spool:
@@ -94,15 +105,24 @@ class Forwarder:
         self.tick_count = 0
 
     def run(self, max_ticks: int | None = None) -> None:
-        """Tick until stopped; on stop, whatever could not be sent is in the spool."""
+        """Tick until stopped; on stop, whatever could not be sent is in the spool.
+
+        Raises:
+            DaemonResponseError: the daemon refused the API key (``key_refused``); the
+                records are in the spool.
+        """
         next_at = time.monotonic()
-        while not self.stop_event.is_set():
-            if max_ticks is not None and self.tick_count >= max_ticks:
-                break
-            self.tick()
-            next_at += self.interval_s
-            self.stop_event.wait(max(0.0, next_at - time.monotonic()))
-        logger.info("forwarder stopped; %d batches spooled", len(self.spool.pending()))
+        try:
+            while not self.stop_event.is_set():
+                if max_ticks is not None and self.tick_count >= max_ticks:
+                    break
+                self.tick()
+                if max_ticks is not None and self.tick_count >= max_ticks:
+                    break  # --once: no wait after the last tick
+                next_at += self.interval_s
+                self.stop_event.wait(max(0.0, next_at - time.monotonic()))
+        finally:
+            logger.info("forwarder stopped; %d batches spooled", len(self.spool.pending()))
 
     def tick(self) -> None:
         """One collection: replay the spool, then send (or spool) the new batch."""
@@ -114,7 +134,12 @@ class Forwarder:
         except Exception:
             logger.exception("collect_metrics() failed; nothing collected this tick")
             records = []
-        delivered = self._replay()
+        try:
+            delivered = self._replay()
+        except DaemonResponseError:  # the key was refused: keep this tick's records too
+            if records:
+                self.spool.put(records)
+            raise
         if not records:
             return
         if not delivered:
@@ -153,6 +178,10 @@ class Forwarder:
             logger.warning("daemon unreachable (%s)", exc)
             return False
         except DaemonResponseError as exc:
+            if key_refused(exc):  # not this batch's fault: keep it for when the key is fixed
+                if spool_on_failure:
+                    self.spool.put(records)
+                raise
             # 4xx: the batch itself is refused (no record valid); retrying cannot help
             logger.error("daemon refused a batch of %d records: %s", len(records), exc.detail)
             return True

@@ -154,7 +154,8 @@ def forwarder_main(collect: object, argv: Sequence[str] | None = None) -> int:
     import signal
 
     from tftmon.client import TftmonClient
-    from tftmon.forwarder import Forwarder, Spool, local_collector
+    from tftmon.errors import DaemonResponseError
+    from tftmon.forwarder import Forwarder, Spool, key_refused, local_collector
 
     url, key = client_settings(args.url)
     if not key:
@@ -172,6 +173,18 @@ def forwarder_main(collect: object, argv: Sequence[str] | None = None) -> int:
         except NotImplementedError as exc:
             print(f"forwarder: {exc}", file=sys.stderr)
             return 2
+        except DaemonResponseError as exc:
+            if not key_refused(exc):
+                raise
+            waiting = len(forwarder.spool.pending())
+            print(
+                f"forwarder: the daemon refused the API key (HTTP {exc.status_code}): check "
+                "TFTMON_API_KEY (or TFTMON_API_KEYS in .env) against the daemon's keys; "
+                f"{waiting} batches are kept in {args.spool_dir} and are sent first once the "
+                "key is accepted",
+                file=sys.stderr,
+            )
+            return 3
     return 0
 
 
