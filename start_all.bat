@@ -2,7 +2,8 @@
 rem Start the tftmon demo stack on Windows: .venv (idempotent), an API key if .env has none,
 rem the daemon (waits for /health), the simulated fleet with a backfill, the dashboard.
 rem Logs in logs\, PIDs in run\. Re-running is safe; stop_all.bat stops everything.
-rem Ports: TFTMON_PORT (daemon, 8000), TFTMON_DASHBOARD_PORT (8501).
+rem Ports: TFTMON_PORT (daemon, 8000), TFTMON_DASHBOARD_PORT (8501); the daemon's alerts link
+rem to this dashboard (TFTMON_DASHBOARD_URL, unless set). stop_all.bat needs no variables.
 setlocal EnableDelayedExpansion
 cd /d "%~dp0"
 
@@ -12,6 +13,7 @@ if not defined TFTMON_DEMO_SERVERS set TFTMON_DEMO_SERVERS=20
 if not defined TFTMON_DEMO_BACKFILL_HOURS set TFTMON_DEMO_BACKFILL_HOURS=6
 set PY=.venv\Scripts\python.exe
 set URL=http://127.0.0.1:%TFTMON_PORT%
+if not defined TFTMON_DASHBOARD_URL set TFTMON_DASHBOARD_URL=http://127.0.0.1:%TFTMON_DASHBOARD_PORT%
 
 rem --- .venv: torch (pinned, CPU) first, then tftmon; redone only when pyproject.toml changes
 if not exist %PY% (

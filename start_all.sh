@@ -3,9 +3,12 @@
 # start the inference daemon and wait until it answers /health, start the simulated fleet
 # with a backfill (so the TFT forecasts every server as soon as it is stored), start the
 # dashboard, print the URLs.
-# Logs go to logs/, PIDs to run/. Re-running is safe; ./stop_all.sh stops everything;
-# ./status.sh says what runs. Ports: TFTMON_PORT (daemon, 8000), TFTMON_DASHBOARD_PORT (8501).
-# Demo size: TFTMON_DEMO_SERVERS (20), TFTMON_DEMO_BACKFILL_HOURS (6).
+# Logs go to logs/, PIDs to run/, the ports it used to run/stack.env (read by ./status.sh and
+# ./stop_all.sh, so they need no variables). Re-running is safe; ./stop_all.sh stops
+# everything; ./status.sh says what runs. Ports: TFTMON_PORT (daemon, 8000),
+# TFTMON_DASHBOARD_PORT (8501); the daemon's alerts link to the dashboard it started
+# (TFTMON_DASHBOARD_URL, unless set). Demo size: TFTMON_DEMO_SERVERS (20),
+# TFTMON_DEMO_BACKFILL_HOURS (6).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -13,6 +16,8 @@ scripts/bootstrap.sh
 PY=.venv/bin/python
 mkdir -p logs run
 . scripts/stack_lib.sh
+STATE_FILE=run/stack.env  # the ports of the running stack, for status.sh and stop_all.sh
+from_state() { sed -n "s/^$1=//p" "$STATE_FILE" 2>/dev/null | tail -1; }
 
 if ! grep -qE '^TFTMON_API_KEYS=.+' .env 2>/dev/null; then
   "$PY" generate_api_key.py
@@ -20,11 +25,20 @@ fi
 
 port=$(daemon_port)
 dashboard_port=$(dashboard_port)
+# a piece still running from an earlier start keeps the port it was started on
+if running daemon && [ -n "$(from_state TFTMON_PORT)" ]; then port=$(from_state TFTMON_PORT); fi
+if running dashboard && [ -n "$(from_state TFTMON_DASHBOARD_PORT)" ]; then
+  dashboard_port=$(from_state TFTMON_DASHBOARD_PORT)
+fi
 servers=${TFTMON_DEMO_SERVERS:-20}
 backfill=${TFTMON_DEMO_BACKFILL_HOURS:-6}
 url="http://127.0.0.1:$port"
 dashboard_url="http://127.0.0.1:$dashboard_port"
 key=$("$PY" generate_api_key.py --show)
+# the link in the daemon's alert notifications (Alertmanager generatorURL): this dashboard
+dashboard_link=${TFTMON_DASHBOARD_URL:-$(from_env_file TFTMON_DASHBOARD_URL)}
+dashboard_link=${dashboard_link:-$dashboard_url}
+printf 'TFTMON_PORT=%s\nTFTMON_DASHBOARD_PORT=%s\n' "$port" "$dashboard_port" >"$STATE_FILE"
 
 answers() {  # answers URL: true once it returns HTTP 200
   "$PY" - "$1" <<'PYEOF' 2>/dev/null
@@ -60,7 +74,8 @@ start() {  # start NAME PORT COMMAND...: in the background, log to logs/NAME.log
   echo "started $name (pid $!)"
 }
 
-if start daemon "$port" env TFTMON_PORT="$port" "$PY" tft_inference_daemon.py; then
+if start daemon "$port" env TFTMON_PORT="$port" TFTMON_DASHBOARD_URL="$dashboard_link" \
+  "$PY" tft_inference_daemon.py; then
   wait_until_up daemon "$url/health" 120
 fi
 

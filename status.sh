@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Say what ./start_all.sh started and whether it answers. Exit status 0 when all is up.
+# The ports are the ones start_all.sh used (run/stack.env), whatever is exported now.
 set -uo pipefail
 cd "$(dirname "$0")"
 PY=.venv/bin/python
 . scripts/stack_lib.sh
-port=$(daemon_port)
-dashboard_port=$(dashboard_port)
+from_state() { sed -n "s/^$1=//p" run/stack.env 2>/dev/null | tail -1; }
+port=$(from_state TFTMON_PORT)
+port=${port:-$(daemon_port)}
+dashboard_port=$(from_state TFTMON_DASHBOARD_PORT)
+dashboard_port=${dashboard_port:-$(dashboard_port)}
 
 ok=0
 for name in daemon generator dashboard; do

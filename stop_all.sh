@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stop every process ./start_all.sh started (by the PIDs in run/): the senders and the
-# dashboard first, the daemon last, so nothing posts to a daemon that is going away.
+# dashboard first, the daemon last, so nothing posts to a daemon that is going away. Needs no
+# variables: the PIDs (and run/stack.env, the ports) are what start_all.sh wrote.
 set -uo pipefail
 cd "$(dirname "$0")"
 . scripts/stack_lib.sh
@@ -23,4 +24,5 @@ for pidfile in run/*.pid; do
   [ "$pidfile" = run/daemon.pid ] || stop "$pidfile"
 done
 [ -e run/daemon.pid ] && stop run/daemon.pid
+rm -f run/stack.env  # the ports start_all.sh used: nothing runs on them now
 exit 0
