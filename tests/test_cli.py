@@ -41,3 +41,21 @@ def test_dashboard_main_runs_the_app_on_loopback(monkeypatch: pytest.MonkeyPatch
     args = seen["args"]
     assert args[0] == "run" and str(args[1]).endswith("tftmon/dashboard/app.py")
     assert args[2:] == ["--server.address", "127.0.0.1", "--server.port", "8600"]
+
+
+def test_generator_help_documents_incidents_scenarios_and_control_api(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tftmon.cli import generator_main
+    from tftmon.generator.simulator import KINDS, SCENARIOS
+
+    with pytest.raises(SystemExit) as done:
+        generator_main(["--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    for name in (*KINDS, *SCENARIOS):
+        assert f"\n  {name} " in text, name
+    assert "GET  /scenario" in text and "POST /scenario" in text and "X-API-Key" in text
+    assert (
+        "--control-port PORT" in text and "curl -s -X POST http://127.0.0.1:8502/scenario" in text
+    )

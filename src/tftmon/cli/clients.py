@@ -13,6 +13,30 @@ from tftmon.client_config import client_settings
 
 logger = logging.getLogger(__name__)
 
+# the incident kinds (generator.simulator.KINDS) and scenarios (SCENARIOS) in words; written
+# out here so --help imports no numpy (tests/test_cli.py checks it names every one)
+GENERATOR_EPILOG = """\
+incidents: a lead-up, 20-90 min critical, 20 min recovery; each server at --incident-rate
+per server-week, one at a time (--labels writes them as ground truth):
+  memory_leak      memory climbs to ~100 % over 2-6 h; the service restarts after it
+  cpu_runaway      CPU climbs to ~99 % over 30-90 min
+  disk_saturation  disk I/O climbs to ~480 MB/s over 1-3 h
+  latency_storm    latency climbs to ~1.4 s over 30-60 min (CPU follows a little)
+
+scenarios (--scenario; SIGUSR1 switches to the next one; or the control API):
+  healthy    random incidents at --incident-rate
+  degrading  memory_leak and disk_saturation incidents across the fleet at 6x the rate
+  critical   a quarter of the fleet gets a fast incident (10-20 min lead-up) now
+
+control API (stream mode with --control-port PORT; off by default): plain HTTP on
+127.0.0.1:PORT, the same X-API-Key as the daemon.
+  GET  /scenario   {"scenario": "healthy", "choices": ["healthy", "degrading", "critical"]}
+  POST /scenario   {"scenario": "critical"} switches now; 401 without the key, 422 unknown
+  e.g. metrics_generator.py --stream --control-port 8502 &
+       curl -s -X POST http://127.0.0.1:8502/scenario -H "X-API-Key: $KEY" \\
+         -H 'Content-Type: application/json' -d '{"scenario": "critical"}'
+"""
+
 
 def generator_main(argv: Sequence[str] | None = None) -> int:
     """``metrics_generator.py``: a simulated fleet, written to a file or streamed to a daemon."""
@@ -20,6 +44,8 @@ def generator_main(argv: Sequence[str] | None = None) -> int:
         prog="metrics_generator.py",
         description="Simulated server fleet with injected incidents. Batch: --days D --out FILE "
         "[--labels FILE]. Stream: --stream [--url URL] [--backfill-hours H] [--speed K].",
+        epilog=GENERATOR_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--servers", type=int, default=20, help="fleet size (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="makes every mode reproducible")
@@ -42,9 +68,16 @@ def generator_main(argv: Sequence[str] | None = None) -> int:
     stream.add_argument("--speed", type=float, default=1.0, help="simulated time x wall time")
     stream.add_argument("--lead-hours", type=float, help="extra history before the backfill")
     stream.add_argument(
-        "--scenario", default="healthy", choices=["healthy", "degrading", "critical"]
+        "--scenario",
+        default="healthy",
+        choices=["healthy", "degrading", "critical"],
+        help="the scenario to start in (see below; default healthy)",
     )
-    stream.add_argument("--control-port", type=int, help="serve POST /scenario on 127.0.0.1")
+    stream.add_argument(
+        "--control-port",
+        type=int,
+        help="serve the control API on 127.0.0.1:PORT (see below; default: none)",
+    )
     stream.add_argument("--max-ticks", type=int, help="stop after this many live ticks")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
