@@ -55,6 +55,7 @@ class PredictionsCache:
     rest: bytes  # the document without "predictions", as a JSON object
     time: datetime
     inference_ms: float
+    exposition: bytes = b""  # forecasts in the Prometheus text format (serving.exposition)
 
     def select(self, names: Iterable[str] | None = None, *, compact: bool = False) -> bytes:
         """The document restricted to ``names`` (unknown names are left out; None: all).
@@ -100,8 +101,10 @@ class CacheWriter:
         )
         self._summary[name] = {key: entry[key] for key in SUMMARY_FIELDS}
 
-    def finish(self, rest: dict[str, Any], time: datetime, inference_ms: float) -> PredictionsCache:
-        """Close the document with everything but ``predictions``."""
+    def finish(
+        self, rest: dict[str, Any], time: datetime, inference_ms: float, exposition: bytes = b""
+    ) -> PredictionsCache:
+        """Close the document with everything but ``predictions``; ``exposition`` rides along."""
         tail = orjson.dumps(rest, option=_OPT)
         for buf in (self._buf, self._compact):
             buf.write(b"}")
@@ -116,6 +119,7 @@ class CacheWriter:
             rest=tail,
             time=time,
             inference_ms=inference_ms,
+            exposition=exposition,
         )
 
 

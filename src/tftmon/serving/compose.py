@@ -29,9 +29,10 @@ from tftmon.risk.exceedance import AlertPolicy
 from tftmon.risk.thresholds import Thresholds
 from tftmon.schemas import METRICS
 from tftmon.serving.cycle import InferenceCycle
+from tftmon.serving.exposition import ExpositionSpec
 from tftmon.serving.instrumentation import DaemonMetrics
 from tftmon.serving.models import ModelSlot, ModelSource, ServedModel
-from tftmon.settings import Settings
+from tftmon.settings import Settings, duration_seconds
 from tftmon.store.alerts import AlertStore
 from tftmon.store.fleet import FleetStore
 from tftmon.store.history import HistoryStore
@@ -102,6 +103,7 @@ def build_daemon(settings: Settings, forecaster: Forecaster | None = None) -> Da
         policy=alert_policy(settings),
         alerts=alerts,
         monitor=monitor,
+        exposition=exposition_spec(settings),
     )
     metrics.watch_drift(monitor.document)
     return Daemon(fleet, metrics, models, cycle, monitor, alerts, alert_store, restore_seconds)
@@ -173,6 +175,15 @@ def drift_thresholds(settings: Settings) -> DriftThresholds:
         psi=settings.drift_psi,
         min_points=settings.drift_min_points,
         psi_min_samples=settings.drift_psi_min_samples,
+    )
+
+
+def exposition_spec(settings: Settings) -> ExpositionSpec:
+    """What ``/metrics`` exports of the forecasts (``TFTMON_METRICS_*``)."""
+    return ExpositionSpec(
+        quantiles=tuple(settings.metrics_quantiles),
+        horizons=tuple((h, duration_seconds(h)) for h in settings.metrics_horizons),
+        max_servers=settings.metrics_max_servers,
     )
 
 

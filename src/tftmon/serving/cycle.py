@@ -22,7 +22,8 @@ from tftmon.risk.exceedance import AlertPolicy, assess
 from tftmon.risk.thresholds import Thresholds
 from tftmon.serving.cache import CacheWriter, PredictionsCache
 from tftmon.serving.document import ChunkInput, fleet_document, server_entries
-from tftmon.serving.instrumentation import DaemonMetrics, PerServerRows
+from tftmon.serving.exposition import ExpositionBuilder, ExpositionSpec
+from tftmon.serving.instrumentation import DaemonMetrics
 from tftmon.serving.models import ModelSlot, ServedModel
 from tftmon.store.fleet import FleetStore
 from tftmon.timefmt import now_z
@@ -41,6 +42,7 @@ class InferenceCycle:
         chunk_size: servers per forecast call (bounds intermediate memory).
         alerts: where each cycle's alert candidates go.
         monitor: live scoring and drift, fed by every cycle.
+        exposition: what ``/metrics`` exports of the forecasts (``serving.exposition``).
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class InferenceCycle:
         chunk_size: int = 512,
         alerts: AlertFlow | None = None,
         monitor: DriftMonitor | None = None,
+        exposition: ExpositionSpec | None = None,
     ) -> None:
         if not isinstance(models, ModelSlot):
             models = ModelSlot(ServedModel.of(models), fleet, metrics)
@@ -71,7 +74,8 @@ class InferenceCycle:
         self.cycles = 0
         self.last_error: str | None = None
         self._monitor_failed = False
-        metrics.watch_servers(self.server_rows)
+        self.exposition = exposition or ExpositionSpec()
+        self._omitted = 0
 
     def run_cycle(self) -> PredictionsCache | None:
         """Forecast every server holding data in one batch; keeps the old result on error."""
@@ -102,6 +106,10 @@ class InferenceCycle:
         forecaster, info = served.forecaster, served.forecaster.info
         warning, critical = self.thresholds.arrays(snap.profiles)
         writer = CacheWriter()
+        exposition = ExpositionBuilder(
+            self.exposition, info.quantiles, info.horizon_steps, windows.step_seconds
+        )
+        exposition.omitted = self._omitted
         alerts: list[dict[str, Any]] = []
         levels, p30m, p8h = [], [], []
         counts: dict[str, int] = {}
@@ -135,6 +143,7 @@ class InferenceCycle:
                 critical[start:stop],
                 self.policy,
             )
+            exposition.add(chunk)
             for name, entry, server_alerts in server_entries(
                 chunk, info, self.fleet.min_history_steps
             ):
@@ -159,7 +168,11 @@ class InferenceCycle:
         )
         for model_type in {"TFT", "baseline", *counts}:
             self.metrics.servers_served.labels(model_type).set(counts.get(model_type, 0))
-        return writer.finish(rest, now, (time.perf_counter() - started) * 1000), alerts
+        text = exposition.render()
+        self._omitted = exposition.omitted
+        self.metrics.metrics_servers_omitted.set(exposition.omitted)
+        took_ms = (time.perf_counter() - started) * 1000
+        return writer.finish(rest, now, took_ms, text), alerts
 
     def _monitor(self, step: Callable[..., None], *args: Any) -> None:
         """Live scoring must never fail a cycle: errors are logged (once) and skipped."""
@@ -170,13 +183,3 @@ class InferenceCycle:
                 logger.exception("live scoring failed; forecasts are served regardless")
             self._monitor_failed = True
             self.monitor.error = f"{now_z()} {type(exc).__name__}: {exc}"  # in /drift/status
-
-    def server_rows(self) -> PerServerRows:
-        """Per-server risk gauges for ``/metrics``."""
-        latest = self.latest
-        if latest is None:
-            return []
-        return [
-            (name, p["risk_score"], p["incident_probability_30m"], p["incident_probability_8h"])
-            for name, p in latest.summary.items()
-        ]

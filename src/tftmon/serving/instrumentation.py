@@ -11,8 +11,6 @@ from prometheus_client.registry import Collector
 
 INFERENCE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
-PerServerRows = list[tuple[str, float, float, float]]  # server, risk, p30m, p8h
-
 
 class DaemonMetrics:
     """Every counter, gauge and histogram the daemon exports on ``/metrics``."""
@@ -52,6 +50,11 @@ class DaemonMetrics:
             registry=r,
         )
 
+        self.metrics_servers_omitted = Gauge(
+            "tftmon_metrics_servers_omitted",
+            "Forecast servers left out of /metrics by TFTMON_METRICS_MAX_SERVERS (lowest risk)",
+            registry=r,
+        )
         self.model_reloads = Counter(
             "tftmon_model_reloads", "Model reloads, by result (ok, failed)", ["result"], registry=r
         )
@@ -59,29 +62,6 @@ class DaemonMetrics:
     def watch_drift(self, document: Callable[[], dict[str, Any]]) -> None:
         """Export live forecast scores and drift gauges read from ``document()`` at scrape."""
         self.registry.register(_DriftCollector(document))
-
-    def watch_servers(self, rows: Callable[[], PerServerRows]) -> None:
-        """Export per-server risk gauges read from ``rows()`` at scrape time."""
-        self.registry.register(_PerServerCollector(rows))
-
-
-class _PerServerCollector(Collector):
-    def __init__(self, rows: Callable[[], PerServerRows]) -> None:
-        self._rows = rows
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        risk = GaugeMetricFamily("tftmon_server_risk_score", "Risk score 0-100", labels=["server"])
-        prob = GaugeMetricFamily(
-            "tftmon_server_incident_probability",
-            "Probability of crossing a critical threshold within the window",
-            labels=["server", "window"],
-        )
-        for server, score, p30, p8 in self._rows():
-            risk.add_metric([server], score)
-            prob.add_metric([server, "30m"], p30)
-            prob.add_metric([server, "8h"], p8)
-        yield risk
-        yield prob
 
 
 _SCORES = {

@@ -12,7 +12,10 @@ router = protected_router("metrics", bearer=True)
 
 @router.get("/metrics", response_class=Response)
 def metrics(state: StateDep) -> Response:
-    """Ingest, inference and per-server risk metrics in the Prometheus text format."""
+    """Ingest and inference metrics and the latest forecasts in the Prometheus text format."""
     state.metrics.servers_tracked.set(len(state.fleet.names))
     state.metrics.servers_ready.set(state.fleet.servers_ready())
-    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    latest = state.cycle.latest  # the forecasts of the cycle /predictions/current serves
+    forecasts = b"" if latest is None else latest.exposition
+    body = generate_latest(state.metrics.registry) + forecasts
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
