@@ -13,7 +13,17 @@ from starlette.concurrency import run_in_threadpool
 
 from tftmon import __version__
 from tftmon.api.errors import install_error_handlers
-from tftmon.api.routes import admin, alerts, drift, feed, metrics, predictions, servers, status
+from tftmon.api.routes import (
+    admin,
+    alerts,
+    drift,
+    feed,
+    metrics,
+    predictions,
+    remote_write,
+    servers,
+    status,
+)
 from tftmon.api.state import AppState
 from tftmon.forecast import Forecaster
 from tftmon.serving.compose import build_daemon
@@ -56,6 +66,7 @@ def create_app(
             wake_inference=asyncio.Event(),
             loop=asyncio.get_running_loop(),
             restore_seconds=daemon.restore_seconds,
+            remote_write=daemon.remote_write,
         )
         app.state.tftmon = state
         app.state.daemon = daemon  # for tests and benches; routes reach only ``state``
@@ -100,6 +111,6 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(status.open_router)
-    for module in (feed, predictions, status, alerts, servers, metrics, drift, admin):
+    for module in (feed, predictions, status, alerts, servers, metrics, drift, admin, remote_write):
         app.include_router(module.router)
     return app

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from tftmon.serving.cache import PredictionsCache
 from tftmon.serving.instrumentation import DaemonMetrics
 from tftmon.serving.models import ReloadResult, ServedModel
+from tftmon.serving.remote_write import RemoteWriteConverter
 from tftmon.settings import Settings
 from tftmon.store.fleet import FleetStore
 
@@ -77,3 +78,4 @@ class AppState:
     loop: asyncio.AbstractEventLoop | None = None
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     restore_seconds: float = 0.0
+    remote_write: RemoteWriteConverter | None = None  # POST /api/v1/write

@@ -32,6 +32,8 @@ from tftmon.serving.cycle import InferenceCycle
 from tftmon.serving.exposition import ExpositionSpec
 from tftmon.serving.instrumentation import DaemonMetrics
 from tftmon.serving.models import ModelSlot, ModelSource, ServedModel
+from tftmon.serving.remote_write import RemoteWriteConverter
+from tftmon.serving.remote_write_mapping import load_mapping
 from tftmon.settings import Settings, duration_seconds
 from tftmon.store.alerts import AlertStore
 from tftmon.store.fleet import FleetStore
@@ -52,6 +54,7 @@ class Daemon:
     alerts: AlertFlow
     alert_store: AlertStore
     restore_seconds: float
+    remote_write: RemoteWriteConverter | None = None  # POST /api/v1/write
 
     def close(self) -> None:
         """Stop delivery and close the stores (after the loops have stopped)."""
@@ -65,6 +68,7 @@ def build_daemon(settings: Settings, forecaster: Forecaster | None = None) -> Da
 
     Blocking (stores are restored from disk): call it off the event loop.
     """
+    remote_write = RemoteWriteConverter(load_mapping(settings.remote_write_mapping))
     history = HistoryStore(
         settings.db_path, METRICS, settings.step_seconds, synchronous=settings.db_synchronous
     )
@@ -106,7 +110,9 @@ def build_daemon(settings: Settings, forecaster: Forecaster | None = None) -> Da
         exposition=exposition_spec(settings),
     )
     metrics.watch_drift(monitor.document)
-    return Daemon(fleet, metrics, models, cycle, monitor, alerts, alert_store, restore_seconds)
+    return Daemon(
+        fleet, metrics, models, cycle, monitor, alerts, alert_store, restore_seconds, remote_write
+    )
 
 
 def default_forecaster(settings: Settings) -> Forecaster:

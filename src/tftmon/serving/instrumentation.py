@@ -58,6 +58,28 @@ class DaemonMetrics:
         self.model_reloads = Counter(
             "tftmon_model_reloads", "Model reloads, by result (ok, failed)", ["result"], registry=r
         )
+        self.remote_write_requests = Counter(
+            "tftmon_remote_write_requests",
+            "POST /api/v1/write requests, by HTTP status",
+            ["status"],
+            registry=r,
+        )
+        self.remote_write_samples_received = Counter(
+            "tftmon_remote_write_samples_received",
+            "Samples received by POST /api/v1/write",
+            registry=r,
+        )
+        self.remote_write_samples_dropped = Counter(
+            "tftmon_remote_write_samples_dropped",
+            "Remote-write samples not used, by reason (unmapped, excluded, late, ...)",
+            ["reason"],
+            registry=r,
+        )
+        self.remote_write_groups_held = Gauge(
+            "tftmon_remote_write_groups_held",
+            "Remote-write (server, timestamp) groups held in memory until complete",
+            registry=r,
+        )
 
     def watch_drift(self, document: Callable[[], dict[str, Any]]) -> None:
         """Export live forecast scores and drift gauges read from ``document()`` at scrape."""
