@@ -56,3 +56,9 @@ def test_bench_dashboard_small() -> None:
         "bench/dashboard.py", "--servers", "20", "--refreshes", "1", timeout=300, check=True
     ).stdout
     assert "ratio (fleet / empty)" in out
+
+
+def test_bench_remote_write_quick() -> None:
+    out = run_script("bench/remote_write.py", "--quick", timeout=120, check=True).stdout
+    assert "[1] POST /feed: 200 records" in out and "-> 200 records stored" in out
+    assert "samples dropped: none" in out and "ratio" in out

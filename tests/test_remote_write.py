@@ -102,6 +102,16 @@ def test_decoder_reads_what_protobuf_writes() -> None:
     assert decode_labels(k2) == {"__name__": "x"} and s2 == [(-5, 0.0)]
 
 
+def test_decoder_reads_long_labels_and_default_fields() -> None:
+    series: SeriesIn = [
+        (gauge("up", "a" * 300), [(T0, 0.0), (0, 1.5), (T0 + 1, 2.0)]),  # omitted fields
+        (gauge("up", "b"), [(T0, 1.0)] * 200),  # a series of over 128 bytes of samples
+    ]
+    [(k1, s1), (k2, s2)] = as_wire(series)
+    assert decode_labels(k1)["instance"] == "a" * 300 and s1 == series[0][1]
+    assert decode_labels(k2)["instance"] == "b" and s2 == series[1][1]
+
+
 def test_decoder_skips_unknown_fields_and_reads_labels_after_samples() -> None:
     classes = message_classes()
     ts = classes["TimeSeries"]()

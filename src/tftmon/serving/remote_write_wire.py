@@ -141,24 +141,59 @@ def _series(buf: bytes, p: int, end: int) -> Series:
 def decode_write_request(buf: bytes) -> list[Series]:
     """The time series of a serialized ``WriteRequest``: label bytes and samples of each.
 
+    The loop reads the layout Prometheus writes (labels, then samples of a value and a
+    timestamp, lengths under 128 bytes) inline; anything else goes through the general
+    reader of one series.
+
     Raises:
         MalformedBodyError: the bytes are not a ``WriteRequest``.
     """
     out: list[Series] = []
+    append = out.append
+    double = _DOUBLE
+    stamps: dict[bytes, int] = {}  # the timestamps of one scrape repeat: decode each once
     p = 0
     n = len(buf)
     try:
         while p < n:
-            tag, p = _varint(buf, p)
-            if tag == _LABELS_TAG:  # WriteRequest.timeseries is field 1 too
-                size, p = _varint(buf, p)
-                end = p + size
-                if end > n:
-                    raise WireError("a time series runs past the end of the body")
-                out.append(_series(buf, p, end))
-                p = end
-            else:
+            if buf[p] != _LABELS_TAG:  # not WriteRequest.timeseries (field 1): skip it
+                tag, p = _varint(buf, p)
                 p = _skip(buf, p, tag)
+                continue
+            size, p = _varint(buf, p + 1)
+            end = p + size
+            if end > n:
+                raise WireError("a time series runs past the end of the body")
+            start = p
+            while p < end and buf[p] == 0x0A:
+                b = buf[p + 1]
+                if b < 0x80:
+                    p += 2 + b
+                else:
+                    size, p = _varint(buf, p + 1)
+                    p += size
+            key = buf[start:p]
+            samples: list[Sample] = []
+            while p < end:
+                b = buf[p + 1]
+                stop = p + 2 + b
+                if buf[p] != _SAMPLES_TAG or b >= 0x80 or buf[p + 2] != 0x09 or stop > end:
+                    break
+                if b == 9:  # a value and no timestamp
+                    samples.append((0, double(buf, p + 3)[0]))
+                elif buf[p + 11] == 0x10 and buf[stop - 1] < 0x80:
+                    raw = buf[p + 12 : stop]
+                    ts = stamps.get(raw)
+                    if ts is None:
+                        ts = stamps[raw] = _sample(buf, p + 11, stop)[0]
+                    samples.append((ts, double(buf, p + 3)[0]))
+                else:
+                    break
+                p = stop
+            if p != end:  # another layout: read the whole series the general way
+                key, samples = _series(buf, start, end)
+            append((key, samples))
+            p = end
         if p != n:
             raise WireError("a field runs past the end of the body")
     except (WireError, IndexError, struct.error) as exc:
