@@ -4,6 +4,7 @@ hold window, and the route's answers through the in-process app."""
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import API_KEY, make_settings
+from tests.servers import REPO
 from tftmon.api import create_app
 from tftmon.errors import ConfigError, MalformedBodyError, PayloadTooLargeError, StoreError
 from tftmon.serving.remote_write import RemoteWriteConverter
@@ -257,6 +259,13 @@ def test_the_shipped_mapping_maps_node_exporter() -> None:
     assert [r.metric for r in mapping.rules] == ["cpu_pct", "mem_pct", "disk_io_mb_s"]
     assert mapping.server_of({"instance": "web01:9100"}) == "web01"
     assert mapping.server_of({"instance": "[::1]:9100"}) == "::1"
+
+
+def test_the_doc_shows_the_shipped_mapping() -> None:
+    doc = (REPO / "Docs" / "REMOTE_WRITE.md").read_text()
+    shipped = (REPO / "src" / "tftmon" / "serving" / "remote_write_node_exporter.toml").read_text()
+    [shown] = re.findall(r"^```toml\n(.*?)^```", doc, re.S | re.M)
+    assert shown in shipped and shown.startswith("[server]")
 
 
 def test_a_latency_gauge_is_scaled() -> None:

@@ -1,5 +1,6 @@
 """End to end on real parts: node_exporter → Prometheus 2.42 → remote write → daemon →
-forecast, with the ``prometheus.yml`` of Docs/REMOTE_WRITE.md."""
+forecast, with the ``prometheus.yml`` of Docs/REMOTE_WRITE.md, whose ```bash block runs
+against the daemon at the end."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from typing import Any
 
 import pytest
 
-from tests.servers import API_KEY, DaemonProcess, NodeExporter, PrometheusServer, wait_for
+from tests.docs_runner import bash_blocks, reader_checkout, run_blocks
+from tests.servers import API_KEY, REPO, DaemonProcess, NodeExporter, PrometheusServer, wait_for
 
 pytestmark = pytest.mark.integration
+
+DOC = REPO / "Docs" / "REMOTE_WRITE.md"
 
 KEEP = (
     "node_cpu_seconds_total|node_memory_MemAvailable_bytes|node_memory_MemTotal_bytes"
@@ -92,6 +96,10 @@ def test_prometheus_remote_write_reaches_a_forecast(tmp_path: Path) -> None:
             text = http.get("/metrics").text
         assert 'tftmon_remote_write_requests_total{status="204"}' in text
         assert 'tftmon_remote_write_samples_dropped_total{reason="unmapped"}' not in text
+        # the doc's commands, against this daemon and its remote-written samples
+        blocks = bash_blocks(DOC.read_text())
+        assert len(blocks) == 1, "Docs/REMOTE_WRITE.md lost its runnable check"
+        run_blocks(blocks, reader_checkout(tmp_path), daemon.port)
     finally:
         prometheus.stop()
         exporter.stop()
