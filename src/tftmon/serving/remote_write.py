@@ -111,6 +111,9 @@ class RemoteWriteConverter:
         self.max_hold_s = max_hold_s
         self._clock = clock
         self._lock = threading.Lock()
+        # held by the caller around ``convert`` and the storing of its records, so records
+        # reach the store in the order they were made (a server's older step first)
+        self.store_order = threading.Lock()
         self._routes: dict[bytes, _Route | str] = {}  # label bytes -> series, or drop reason
         self._servers: dict[str, _Server] = {}
         self._holding: set[_Server] = set()

@@ -74,19 +74,20 @@ def _process(body: bytes, state: AppState, converter: RemoteWriteConverter) -> i
     """Decode, convert and store one request; returns the records stored."""
     limit = state.settings.max_body_bytes * DECOMPRESSED_FACTOR
     series = decode_write_request(decompress(body, limit))
-    conversion = converter.convert(series)
     metrics = state.metrics
-    metrics.remote_write_samples_received.inc(conversion.received)
-    for reason, count in conversion.dropped.items():
-        metrics.remote_write_samples_dropped.labels(reason).inc(count)
-    metrics.remote_write_groups_held.set(conversion.held)
-    if not conversion.records:
-        return 0
-    try:
-        outcome = store_records(conversion.records, state)
-    except StoreError:
-        converter.requeue(conversion.records)
-        raise
+    with converter.store_order:
+        conversion = converter.convert(series)
+        metrics.remote_write_samples_received.inc(conversion.received)
+        for reason, count in conversion.dropped.items():
+            metrics.remote_write_samples_dropped.labels(reason).inc(count)
+        metrics.remote_write_groups_held.set(conversion.held)
+        if not conversion.records:
+            return 0
+        try:
+            outcome = store_records(conversion.records, state)
+        except StoreError:
+            converter.requeue(conversion.records)
+            raise
     return outcome.accepted
 
 
