@@ -132,6 +132,11 @@ def test_truncated_or_bad_protobuf_is_malformed(body: bytes) -> None:
     assert info.value.code == "malformed_protobuf"
 
 
+def test_labels_must_be_label_fields() -> None:
+    with pytest.raises(MalformedBodyError, match="field tag 18"):
+        decode_labels(b"\x12\x00")
+
+
 def test_decompress_checks_the_declared_length_first() -> None:
     body = bytes(cramjam.snappy.compress_raw(b"\0" * 10_000))
     assert decompress(body, 10_000) == b"\0" * 10_000

@@ -160,8 +160,16 @@ def decode_write_request(buf: bytes) -> list[Series]:
                 tag, p = _varint(buf, p)
                 p = _skip(buf, p, tag)
                 continue
-            size, p = _varint(buf, p + 1)
-            end = p + size
+            b = buf[p + 1]
+            if b < 0x80:  # a series' length: one or two bytes, read inline
+                end = p + 2 + b
+                p += 2
+            elif buf[p + 2] < 0x80:
+                end = p + 3 + ((b & 0x7F) | (buf[p + 2] << 7))
+                p += 3
+            else:
+                size, p = _varint(buf, p + 1)
+                end = p + size
             if end > n:
                 raise WireError("a time series runs past the end of the body")
             start = p
@@ -214,7 +222,9 @@ def decode_labels(key: bytes) -> dict[str, str]:
     p = 0
     try:
         while p < len(key):
-            _, p = _varint(key, p)
+            tag, p = _varint(key, p)
+            if tag != _LABELS_TAG:
+                raise WireError(f"field tag {tag} among a series' labels")
             size, p = _varint(key, p)
             end = p + size
             name = value = b""
