@@ -250,6 +250,17 @@ def test_state_is_bounded_by_max_series(clock: Clock) -> None:
     assert out.records[0]["mem_pct"] == pytest.approx(25.0)  # the first seven still count
 
 
+def test_silent_series_make_room_for_new_ones(clock: Clock) -> None:
+    conv = RemoteWriteConverter(load_mapping(), max_series=10, clock=clock)  # one server
+    run(conv, scrape("old", T0, 0))
+    clock.now += 10.0  # the sweep runs at most every 10 s
+    later = T0 + 11 * 60 * 1000  # "old" has been silent for 11 minutes
+    out = run(conv, scrape("new", later, 0))
+    assert "series_limit" not in out.dropped
+    assert [r["server_name"] for r in out.records] == ["new"]
+    assert run(conv, scrape("new", later + 15_000, 1)).records[0]["cpu_pct"] == pytest.approx(25)
+
+
 def test_requeued_records_come_back_first(conv: RemoteWriteConverter) -> None:
     conv.requeue([{"server_name": "a"}])
     assert conv.convert([]).records == [{"server_name": "a"}]

@@ -139,7 +139,10 @@ class RemoteWriteConverter:
             for key, samples in series:
                 received += len(samples)
                 route = routes.get(key)
-                if route is None:
+                if route is None:  # a new series: a sweep may need the newest time
+                    if samples and samples[-1][0] > newest:
+                        newest = samples[-1][0]
+                    self._newest_ts = newest
                     route = self._route(key, now)
                 if isinstance(route, str):
                     dropped[route] += len(samples)
@@ -239,18 +242,19 @@ class RemoteWriteConverter:
         if now - self._last_sweep >= _SWEEP_EVERY_S:
             self._last_sweep = now
             horizon = self._newest_ts - _STALE_MS
-            kept: dict[bytes, _Route | str] = {}
-            for key, route in self._routes.items():
-                if isinstance(route, str):
-                    continue
-                if route.ts >= horizon or route.server.groups:
-                    kept[key] = route
-                else:
+            routes = self._routes  # changed in place: ``convert`` holds it
+            doomed = [
+                key
+                for key, route in routes.items()
+                if isinstance(route, str) or (route.ts < horizon and not route.server.groups)
+            ]
+            for key in doomed:
+                route = routes.pop(key)
+                if not isinstance(route, str):
                     route.server.routes.discard(route)
-            self._routes = kept
             for name in [n for n, s in self._servers.items() if not s.routes and not s.groups]:
                 del self._servers[name]
-            logger.info("remote write: %d series kept after a sweep", len(kept))
+            logger.info("remote write: %d series kept after a sweep", len(routes))
         return len(self._routes) < self.max_series
 
     # ------------------------------------------------------------------ records
