@@ -447,3 +447,47 @@ def test_a_store_failure_answers_503_and_keeps_the_records(
     monkeypatch.setattr(fleet, "append", real)
     assert post(app_client, encode_write_request([])).status_code == 204
     assert [row["ts"] for row in stored(app_client, "web1")] == [now]
+
+
+def test_held_groups_are_stored_at_shutdown(tmp_path: Path) -> None:
+    """Samples acknowledged to Prometheus but held (a split scrape) are not lost on a stop."""
+    settings = make_settings(tmp_path)
+    now = (int(time.time()) - 120) * 1000
+    with TestClient(create_app(settings)) as client:
+        for step in range(2):
+            body = encode_write_request(scrape("web1:9100", now + step * 15_000, step))
+            assert post(client, body).status_code == 204
+        third = scrape("web1:9100", now + 30_000, 2)
+        # CPUs and memory of the third scrape; its disk series are still to come
+        assert post(client, encode_write_request(third[:6])).status_code == 204
+        assert client.app.state.daemon.remote_write.held_groups() == 1  # type: ignore[attr-defined]
+        assert len(stored(client, "web1")) == 2
+    with TestClient(create_app(settings)) as client:
+        rows = stored(client, "web1")
+    assert [row["ts"] for row in rows] == [now, now + 15_000, now + 30_000]
+    assert rows[2]["cpu_pct"] == pytest.approx(25.0) and "disk_io_mb_s" not in rows[2]
+
+
+def test_the_daemon_cli_refuses_a_bad_mapping_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "mapping.toml"
+    path.write_text("[metrics.cpu_pct]\nkind = 'gauge'\n")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TFTMON_API_KEYS": API_KEY,
+        "TFTMON_DATA_DIR": str(tmp_path / "data"),
+        "TFTMON_REMOTE_WRITE_MAPPING": str(path),
+    }
+    out = subprocess.run(
+        [sys.executable, str(REPO / "tft_inference_daemon.py"), "--port", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "mapping.toml" in lines[0] and "metrics.cpu_pct" in lines[0]

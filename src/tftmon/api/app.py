@@ -101,6 +101,7 @@ def create_app(
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await run_in_threadpool(remote_write.store_held, state)
             daemon.close()
 
     app = FastAPI(

@@ -24,12 +24,14 @@ def daemon_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, help="history store folder (TFTMON_DATA_DIR)")
     args = parser.parse_args(argv)
 
+    from tftmon.serving.remote_write_mapping import load_mapping
     from tftmon.settings import load_settings
 
     overrides = {k: v for k, v in vars(args).items() if v is not None}
     try:
         settings = load_settings(**overrides)
         settings.require_auth_configured()
+        load_mapping(settings.remote_write_mapping)  # a bad mapping file: one line, exit 2
     except ConfigError as exc:
         print(f"tft_inference_daemon: {exc}", file=sys.stderr)
         return 2

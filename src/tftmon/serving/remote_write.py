@@ -201,6 +201,21 @@ class RemoteWriteConverter:
                 )
             self._unstored = kept
 
+    def flush(self) -> list[dict[str, Any]]:
+        """Every held group as a record now, complete or not, after the unstored records
+        (at shutdown: what was acknowledged to the sender is stored, not dropped)."""
+        with self._lock:
+            records, self._unstored = self._unstored, []
+            for server in self._holding:
+                for ts in sorted(server.groups):
+                    group = server.groups[ts]
+                    record = _record(server.name, group, self.mapping, _incomplete(server, group))
+                    if record is not None:
+                        records.append(record)
+                server.groups.clear()
+            self._holding.clear()
+            return records
+
     def held_groups(self) -> int:
         """Groups held in memory now (not yet stored)."""
         with self._lock:

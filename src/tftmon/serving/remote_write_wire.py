@@ -254,7 +254,7 @@ def decode_labels(key: bytes) -> dict[str, str]:
 def message_classes() -> dict[str, Callable[..., Any]]:
     """``protobuf`` classes of ``WriteRequest``, ``TimeSeries``, ``Label`` and ``Sample``
     (package ``prometheus``), built at first use from a descriptor in a private pool."""
-    from google.protobuf import (  # type: ignore[import-untyped]  # no stubs installed
+    from google.protobuf import (  # no stubs: ignored in pyproject's mypy overrides
         descriptor_pb2,
         descriptor_pool,
         message_factory,

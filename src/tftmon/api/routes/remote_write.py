@@ -91,6 +91,23 @@ def _process(body: bytes, state: AppState, converter: RemoteWriteConverter) -> i
     return outcome.accepted
 
 
+def store_held(state: AppState) -> None:
+    """At shutdown: store the groups still held and the records a failed write left."""
+    converter = state.remote_write
+    if converter is None:
+        return
+    with converter.store_order:
+        records = converter.flush()
+        if not records:
+            return
+        try:
+            outcome = store_records(records, state)
+        except StoreError as exc:
+            logger.error("remote write: %d held records lost at shutdown: %s", len(records), exc)
+            return
+    logger.info("remote write: stored %d held records at shutdown", outcome.accepted)
+
+
 @router.post(
     "/api/v1/write",
     status_code=204,
