@@ -13,7 +13,7 @@ import numpy as np
 from tftmon.schemas import METRICS, profile_for
 from tftmon.store.columns import SampleColumns
 from tftmon.store.history import HistoryStore, ServerRow
-from tftmon.store.window import NONE, WindowStore
+from tftmon.store.window import NONE, WindowStore, WindowUpdate
 from tftmon.windows import WindowSnapshot
 
 logger = logging.getLogger(__name__)
@@ -36,13 +36,26 @@ class NewSamples:
 
 @dataclass(slots=True)
 class AppendResult:
-    """What an append did: counts, refused rows by request index, and buckets closed."""
+    """What an append did: counts, refused rows by request index, and buckets closed.
+
+    ``over_limit``: rows of new servers past ``max_servers``, not stored.
+    """
 
     accepted: int = 0
     duplicates: int = 0
     late: list[int] = field(default_factory=list)
+    over_limit: list[int] = field(default_factory=list)
     closed_buckets: int = 0
     new_servers: int = 0
+
+
+@dataclass(slots=True)
+class _ServerPlan:
+    """The server ids of a batch's rows (-1: over the limit), before anything changes."""
+
+    ids: np.ndarray
+    new: list[ServerRow]
+    profiles: dict[int, str]  # changed profiles of known servers
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +79,10 @@ class FleetStore:
         raw_samples: int,
         min_history_steps: int,
         profile_rules: Mapping[str, str],
+        max_servers: int | None = None,
     ) -> None:
         self.history = history
+        self.max_servers = max_servers  # new servers past it are refused per record
         self.metrics = METRICS
         self.min_history_steps = min_history_steps
         self.profile_rules = dict(profile_rules)
@@ -101,12 +116,11 @@ class FleetStore:
         self.history.close()
 
     def _restore(self) -> None:
+        self.history.repair_server_ids()  # what a failed write of an older version left
         rows = self.history.servers()
         if not rows:
             return
-        ids = self.window.add_servers(len(rows))
-        if not np.array_equal(ids, [r.server_id for r in rows]):
-            raise RuntimeError("server ids in the history store are not contiguous")
+        self.window.add_servers(len(rows))
         for row in rows:
             self._index[row.name] = row.server_id
             self.names.append(row.name)
@@ -137,60 +151,91 @@ class FleetStore:
         """Store new samples durably, then add them to the windows.
 
         Duplicates (already stored, or repeated within the batch) are counted, not stored;
-        samples of a bucket already closed are returned in ``late``.
+        samples of a bucket already closed are returned in ``late``. New servers, their
+        samples and the buckets they close are committed in one transaction; if it fails
+        (``StoreError``) neither the registry nor the windows change.
         """
         result = AppendResult()
         if len(batch.names) == 0:
             return result
         with self.lock:
             known_before = len(self.names)
-            server = self._server_ids(batch.names, batch.profiles)
-            result.new_servers = len(self.names) - known_before
-            cols = SampleColumns(server, batch.ts_ms, batch.values, batch.state)
-            order = np.lexsort((cols.ts_ms, cols.server))
-            cols, origin = cols.take(order), batch.origin[order]
-            repeat = np.zeros(len(cols), dtype=bool)
-            repeat[1:] = (cols.server[1:] == cols.server[:-1]) & (cols.ts_ms[1:] == cols.ts_ms[:-1])
-            known = ~repeat & (cols.ts_ms <= self.window.last_ts[cols.server])
-            stored = np.zeros(len(cols), dtype=bool)
-            if known.any():
-                stored[known] = self.history.existing(cols.server[known], cols.ts_ms[known])
-            duplicate = repeat | stored
-            bucket = cols.ts_ms // self.window.step_ms
-            late = ~duplicate & (bucket < self.window.accepting_from(cols.server))
-            keep = ~duplicate & ~late
-            fresh = cols.take(keep)
-            update = self.window.plan(fresh)
-            self.history.write(fresh, update.closed)
+            plan = self._server_ids(batch.names, batch.profiles)
+            self.window.add_servers(len(plan.new))
+            try:
+                fresh, update, result = self._store(batch, plan)
+            except BaseException:
+                self.window.drop_servers(known_before)
+                raise
+            for row in plan.new:
+                self._index[row.name] = row.server_id
+                self.names.append(row.name)
+                self.profiles.append(row.profile)
+            for sid, profile in plan.profiles.items():
+                self.profiles[sid] = profile
             self.window.apply(update)
             self.records_total += len(fresh)
+        result.new_servers = len(plan.new)
+        return result
+
+    def _store(
+        self, batch: NewSamples, plan: _ServerPlan
+    ) -> tuple[SampleColumns, WindowUpdate, AppendResult]:
+        """Sort, drop duplicates and late samples, plan the windows and commit (memory is
+        left to the caller)."""
+        result = AppendResult()
+        inside = plan.ids >= 0
+        result.over_limit = sorted(batch.origin[~inside].tolist())
+        cols = SampleColumns(plan.ids, batch.ts_ms, batch.values, batch.state).take(inside)
+        origin = batch.origin[inside]
+        order = np.lexsort((cols.ts_ms, cols.server))
+        cols, origin = cols.take(order), origin[order]
+        repeat = np.zeros(len(cols), dtype=bool)
+        repeat[1:] = (cols.server[1:] == cols.server[:-1]) & (cols.ts_ms[1:] == cols.ts_ms[:-1])
+        known = ~repeat & (cols.ts_ms <= self.window.last_ts[cols.server])
+        stored = np.zeros(len(cols), dtype=bool)
+        if known.any():
+            stored[known] = self.history.existing(cols.server[known], cols.ts_ms[known])
+        duplicate = repeat | stored
+        bucket = cols.ts_ms // self.window.step_ms
+        late = ~duplicate & (bucket < self.window.accepting_from(cols.server))
+        fresh = cols.take(~duplicate & ~late)
+        update = self.window.plan(fresh)
+        self.history.write(
+            fresh, update.closed, servers=plan.new, profiles=list(plan.profiles.items())
+        )
         result.accepted = len(fresh)
         result.duplicates = int(duplicate.sum())
         result.late = sorted(origin[late].tolist())
         result.closed_buckets = len(update.closed)
-        return result
+        return fresh, update, result
 
-    def _server_ids(self, names: Sequence[str], profiles: Sequence[str | None]) -> np.ndarray:
-        new_rows: list[ServerRow] = []
+    def _server_ids(self, names: Sequence[str], profiles: Sequence[str | None]) -> _ServerPlan:
+        """Ids for the rows' servers; new ones numbered on from the known ones (nothing is
+        registered here)."""
+        first = len(self.names)
+        room = None if self.max_servers is None else max(0, self.max_servers - first)
+        pending: dict[str, int] = {}
+        new_profiles: list[str] = []
         changed: dict[int, str] = {}
         ids = np.empty(len(names), dtype=np.int64)
         for i, (name, profile) in enumerate(zip(names, profiles, strict=True)):
             sid = self._index.get(name)
-            if sid is None:
-                sid = int(self.window.add_servers(1)[0])
-                self._index[name] = sid
-                self.names.append(name)
-                self.profiles.append(profile or profile_for(name, self.profile_rules))
-                new_rows.append(ServerRow(sid, name, self.profiles[sid]))
-            elif profile is not None and profile != self.profiles[sid]:
-                self.profiles[sid] = profile
-                changed[sid] = profile
+            if sid is not None:
+                if profile is not None and profile != changed.get(sid, self.profiles[sid]):
+                    changed[sid] = profile
+            elif name in pending:
+                sid = pending[name]
+                if profile is not None:
+                    new_profiles[sid - first] = profile
+            elif room is not None and len(pending) >= room:
+                sid = -1
+            else:
+                sid = pending[name] = first + len(new_profiles)
+                new_profiles.append(profile or profile_for(name, self.profile_rules))
             ids[i] = sid
-        if new_rows:
-            self.history.add_servers(new_rows)
-        if changed:
-            self.history.update_profiles(list(changed.items()))
-        return ids
+        new = [ServerRow(sid, name, new_profiles[sid - first]) for name, sid in pending.items()]
+        return _ServerPlan(ids, new, changed)
 
     # ------------------------------------------------------------------ reads
 

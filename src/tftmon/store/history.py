@@ -109,22 +109,22 @@ class HistoryStore(SQLiteFile):
 
     def add_servers(self, rows: Sequence[ServerRow]) -> None:
         """Register new servers (committed at once)."""
-        with self._transaction() as conn:
-            conn.executemany(
-                "INSERT OR IGNORE INTO servers (server_id, name, profile) VALUES (?, ?, ?)",
-                [(r.server_id, r.name, r.profile) for r in rows],
-            )
+        self.write(
+            SampleColumns.empty(len(self.metrics)),
+            BucketColumns.empty(len(self.metrics)),
+            servers=rows,
+        )
 
-    def update_profiles(self, changes: Sequence[tuple[int, str]]) -> None:
-        """Record profiles that records stated explicitly."""
-        with self._transaction() as conn:
-            conn.executemany(
-                "UPDATE servers SET profile = ? WHERE server_id = ?",
-                [(profile, sid) for sid, profile in changes],
-            )
-
-    def write(self, samples: SampleColumns, buckets: BucketColumns) -> None:
-        """Store samples and the buckets they closed in one durable transaction."""
+    def write(
+        self,
+        samples: SampleColumns,
+        buckets: BucketColumns,
+        *,
+        servers: Sequence[ServerRow] = (),
+        profiles: Sequence[tuple[int, str]] = (),
+    ) -> None:
+        """Store new servers, changed profiles, samples and the buckets they closed in one
+        durable transaction: all of it, or (``StoreError``) none of it."""
         sample_rows = list(
             zip(
                 samples.server.tolist(),
@@ -144,10 +144,57 @@ class HistoryStore(SQLiteFile):
             )
         )
         with self._transaction() as conn:
+            if servers:
+                conn.executemany(
+                    "INSERT INTO servers (server_id, name, profile) VALUES (?, ?, ?)",
+                    [(r.server_id, r.name, r.profile) for r in servers],
+                )
+            if profiles:
+                conn.executemany(
+                    "UPDATE servers SET profile = ? WHERE server_id = ?",
+                    [(profile, sid) for sid, profile in profiles],
+                )
             if sample_rows:
                 conn.executemany(self._insert_sample, sample_rows)
             if bucket_rows:
                 conn.executemany(self._insert_bucket, bucket_rows)
+
+    def repair_server_ids(self) -> int:
+        """Make server ids 0..n-1 again and drop rows of ids no server holds; returns the
+        rows dropped.
+
+        Older versions could leave both after a failed write (a server id handed out but
+        never committed): the ids of the servers after such a gap move down by one per gap,
+        in one transaction. Cheap when there is nothing to repair (two index look-ups).
+        """
+        ids = [r.server_id for r in self.servers()]
+        top = ids[-1] if ids else -1
+        beyond = "SELECT 1 FROM {table} WHERE server_id > ? LIMIT 1"
+        orphans_beyond = any(
+            self._query(beyond.format(table=t), [top]) for t in ("samples", "buckets")
+        )
+        if ids == list(range(len(ids))) and not orphans_beyond:
+            return 0
+        dropped = 0
+        with self._transaction() as conn:
+            for table in ("samples", "buckets"):
+                dropped += conn.execute(
+                    f"DELETE FROM {table} WHERE server_id NOT IN (SELECT server_id FROM servers)"
+                ).rowcount
+            for new, old in enumerate(ids):  # ascending: the new id is always free
+                if new != old:
+                    for table in ("servers", "samples", "buckets"):
+                        conn.execute(
+                            f"UPDATE {table} SET server_id = ? WHERE server_id = ?", (new, old)
+                        )
+        logger.warning(
+            "history store: server ids renumbered 0..%d (%d gaps); %d rows of no known server "
+            "dropped (left by a failed write of an older version)",
+            len(ids) - 1,
+            top + 1 - len(ids),
+            dropped,
+        )
+        return dropped
 
     def prune(self, newest_ts_ms: int, retention_days: float, bucket_retention_days: float) -> int:
         """Delete raw samples and buckets older than their retention; returns rows deleted.

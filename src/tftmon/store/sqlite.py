@@ -1,18 +1,30 @@
 """One SQLite connection shared by threads: what the history and alert stores have in common.
 
 WAL journal, the configured ``synchronous`` level and a busy timeout; one lock around every
-use; SQLite errors surface as ``StoreError`` naming the store.
+use; SQLite errors surface as ``StoreError`` naming the store. Each store remembers whether
+its writes are failing (``write_failure``, cleared by the next write that commits) and tells
+its listeners of every failed read or write (the daemon counts them on ``/metrics``).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from typing import Any
 
 from tftmon.errors import StoreError
+
+
+@dataclass(frozen=True, slots=True)
+class WriteFailure:
+    """The newest failed write of a store, and since when its writes fail (epoch s)."""
+
+    error: str
+    since: float
 
 
 class SQLiteFile:
@@ -24,6 +36,19 @@ class SQLiteFile:
         self._synchronous = synchronous
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self.write_failure: WriteFailure | None = None  # None once a write commits
+        self._listeners: list[Callable[[str, str], None]] = []
+
+    def on_error(self, listener: Callable[[str, str], None]) -> None:
+        """Call ``listener(store label, "read" | "write")`` on every failed read or write."""
+        self._listeners.append(listener)
+
+    def _failed(self, operation: str, error: StoreError) -> None:
+        if operation == "write":
+            since = self.write_failure.since if self.write_failure else time.time()
+            self.write_failure = WriteFailure(str(error), since)
+        for listener in self._listeners:
+            listener(self.label, operation)
 
     def _connect(self, target: str) -> sqlite3.Connection:
         """A connection to ``target`` (a path or ``:memory:``) with the shared pragmas."""
@@ -58,14 +83,26 @@ class SQLiteFile:
                 conn.execute("BEGIN IMMEDIATE")
                 yield conn
                 conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise StoreError(f"{self.label} write failed: {exc}") from exc
+            except BaseException as exc:
+                self._rollback(conn)
+                if not isinstance(exc, sqlite3.Error):
+                    raise  # not the store's fault, but the transaction must not stay open
+                error = StoreError(f"{self.label} write failed: {exc}")
+                self._failed("write", error)
+                raise error from exc
+            self.write_failure = None
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            with suppress(sqlite3.Error):  # SQLite may have rolled back already
+                conn.execute("ROLLBACK")
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             try:
                 return self._connection().execute(sql, params).fetchall()
             except sqlite3.Error as exc:
-                raise StoreError(f"{self.label} read failed: {exc}") from exc
+                error = StoreError(f"{self.label} read failed: {exc}")
+                self._failed("read", error)
+                raise error from exc

@@ -90,22 +90,29 @@ class WindowStore:
 
     # ------------------------------------------------------------------ capacity
 
-    def _allocate(self, capacity: int) -> None:
+    def _fields(self) -> dict[str, tuple[tuple[int, ...], float, type]]:
+        """Per-server array: its shape beyond the server axis, its fill value and dtype."""
         m, length, r = self.n_metrics, self.encoder_steps, self.raw_samples
+        return {
+            "closed": ((length, m), np.nan, np.float32),
+            "last_closed": ((), NONE, np.int64),
+            "first_bucket": ((), NONE, np.int64),
+            "open_bucket": ((), NONE, np.int64),
+            "open_sum": ((m,), 0.0, np.float64),
+            "open_count": ((m,), 0, np.int64),
+            "open_n": ((), 0, np.int64),
+            "raw": ((r, m), np.nan, np.float32),
+            "raw_ts": ((r,), NONE, np.int64),
+            "raw_total": ((), 0, np.int64),
+            "current": ((m,), np.nan, np.float32),
+            "last_ts": ((), NONE, np.int64),
+            "state": ((), NONE, np.int8),
+        }
+
+    def _allocate(self, capacity: int) -> None:
         grow = _Grower(self.size, capacity)
-        self.closed = grow(getattr(self, "closed", None), (length, m), np.nan, np.float32)
-        self.last_closed = grow(getattr(self, "last_closed", None), (), NONE, np.int64)
-        self.first_bucket = grow(getattr(self, "first_bucket", None), (), NONE, np.int64)
-        self.open_bucket = grow(getattr(self, "open_bucket", None), (), NONE, np.int64)
-        self.open_sum = grow(getattr(self, "open_sum", None), (m,), 0.0, np.float64)
-        self.open_count = grow(getattr(self, "open_count", None), (m,), 0, np.int64)
-        self.open_n = grow(getattr(self, "open_n", None), (), 0, np.int64)
-        self.raw = grow(getattr(self, "raw", None), (r, m), np.nan, np.float32)
-        self.raw_ts = grow(getattr(self, "raw_ts", None), (r,), NONE, np.int64)
-        self.raw_total = grow(getattr(self, "raw_total", None), (), 0, np.int64)
-        self.current = grow(getattr(self, "current", None), (m,), np.nan, np.float32)
-        self.last_ts = grow(getattr(self, "last_ts", None), (), NONE, np.int64)
-        self.state = grow(getattr(self, "state", None), (), NONE, np.int8)
+        for name, (shape, fill, dtype) in self._fields().items():
+            setattr(self, name, grow(getattr(self, name, None), shape, fill, dtype))
         self.capacity = capacity
 
     def add_servers(self, count: int) -> Int64Array:
@@ -115,6 +122,15 @@ class WindowStore:
             self._allocate(max(self.capacity * 2, start + count))
         self.size += count
         return np.arange(start, start + count, dtype=np.int64)
+
+    def drop_servers(self, size: int) -> None:
+        """Forget the servers from id ``size`` on (added for a write that failed): their
+        rows are reset, and the next ``add_servers`` hands the same ids out again."""
+        if size >= self.size:
+            return
+        for name, (_, fill, _) in self._fields().items():
+            getattr(self, name)[size : self.size] = fill
+        self.size = size
 
     def nbytes(self) -> int:
         """Bytes held by the window arrays."""
