@@ -18,6 +18,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "tftmon"
 FOUNDATION = {
     "tftmon",
     "tftmon.errors",
+    "tftmon.filelock",
     "tftmon.schemas",
     "tftmon.settings",
     "tftmon.timefmt",

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
+from tftmon.filelock import locked
 from tftmon.forecast.artifacts import (
     METADATA,
     ArtifactError,
@@ -67,19 +68,10 @@ def install(staged: Path, models_dir: Path) -> Path:
 @contextlib.contextmanager
 def registry_lock(models_dir: Path) -> Iterator[None]:
     """Hold ``models/.lock`` while changing ``LATEST``, ``HISTORY.jsonl`` or the versions, so
-    a retrain from cron, a rollback by hand and a second retrain never interleave."""
-    models_dir.mkdir(parents=True, exist_ok=True)
-    with (models_dir / ".lock").open("a") as handle:
-        try:
-            import fcntl
-        except ImportError:  # Windows: one retrain at a time is the operator's to ensure
-            yield
-            return
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    a retrain from cron, a rollback by hand and a second retrain never interleave (POSIX and
+    Windows: ``tftmon.filelock``)."""
+    with locked(models_dir / ".lock"):
+        yield
 
 
 def promote(models_dir: Path, version: str, **details: Any) -> str | None:
