@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     retention_days: float = Field(30.0, gt=0)
     bucket_retention_days: float = Field(400.0, gt=0)
     db_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    # new servers past this many are refused per record (reason server_limit)
+    max_servers: int = Field(100_000, ge=1)
+    # a background loop that raised restarts after this wait, doubling up to the most
+    task_restart_backoff_s: float = Field(1.0, gt=0)
+    task_restart_backoff_max_s: float = Field(60.0, gt=0)
 
     profile_rules: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_PROFILE_RULES))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -27,10 +26,14 @@ from tftmon.api.routes import (
 from tftmon.api.state import AppState
 from tftmon.forecast import Forecaster
 from tftmon.serving.compose import build_daemon
-from tftmon.serving.loops import inference_loop, retention_loop
+from tftmon.serving.loops import Supervisor, inference_loop, retention_loop
 from tftmon.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
+
+
+def _cycle_problem(last_error: str | None) -> str | None:
+    return None if last_error is None else f"the last cycle failed: {last_error}"
 
 
 def create_app(
@@ -72,21 +75,33 @@ def create_app(
         app.state.daemon = daemon  # for tests and benches; routes reach only ``state``
         if on_started is not None:
             on_started()
-        tasks = [
-            asyncio.create_task(
-                inference_loop(
-                    daemon.cycle,
-                    cfg.inference_interval_s,
-                    cfg.inference_min_gap_s,
-                    state.wake_inference,
-                ),
-                name="tftmon-inference",
+        daemon.fleet.max_servers = cfg.max_servers
+        supervisor = Supervisor(
+            lambda name: daemon.metrics.task_restarts.labels(name).inc(),
+            backoff_s=cfg.task_restart_backoff_s,
+            max_backoff_s=cfg.task_restart_backoff_max_s,
+        )
+        app.state.supervisor = supervisor  # /health reads why the daemon is degraded
+        for store in (daemon.fleet.history, daemon.alert_store):
+            store.on_error(lambda label, op: daemon.metrics.store_errors.labels(label, op).inc())
+            supervisor.watch_store(store)
+        supervisor.watch("inference", lambda: _cycle_problem(daemon.cycle.last_error))
+        supervisor.start(
+            "inference",
+            lambda beat: inference_loop(
+                daemon.cycle,
+                cfg.inference_interval_s,
+                cfg.inference_min_gap_s,
+                state.wake_inference,
+                beat=beat,
             ),
-            asyncio.create_task(
-                retention_loop(daemon.fleet, cfg.retention_days, cfg.bucket_retention_days),
-                name="tftmon-retention",
+        )
+        supervisor.start(
+            "retention",
+            lambda beat: retention_loop(
+                daemon.fleet, cfg.retention_days, cfg.bucket_retention_days, beat
             ),
-        ]
+        )
         logger.info(
             "tftmon %s serving %s forecasts for %d servers",
             __version__,
@@ -96,11 +111,7 @@ def create_app(
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await supervisor.stop()
             await run_in_threadpool(remote_write.store_held, state)
             daemon.close()
 

@@ -7,17 +7,20 @@ answers with ``error_responses``, so the bodies and the OpenAPI document cannot 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tftmon.errors import AuthError, RequestError, field_problems
+from tftmon.errors import AuthError, RequestError, StoreError, field_problems
 from tftmon.schemas import ErrorResponse
 
 logger = logging.getLogger(__name__)
+
+STORE_RETRY_AFTER_S: Final = 5  # the Retry-After of a 503 store_unavailable
+FEED_PATHS: Final = ("/feed", "/feed/data")
 
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "the body is not JSON (code malformed_json)",
@@ -25,6 +28,8 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     404: "no such server or route (code not_found)",
     409: "the model did not load; the old one still serves (code reload_failed)",
     413: "body or batch too large (code payload_too_large)",
+    503: "the store could not read or write; retry after Retry-After seconds "
+    "(code store_unavailable)",
     422: "invalid request (code invalid_request, with errors), a body that is not a list of "
     "records (code invalid_body) or no valid record (code no_valid_records, with rejected)",
 }
@@ -42,6 +47,21 @@ def error_body(detail: str, code: str, **extra: Any) -> dict[str, Any]:
     schema's models (e.g. the per-record rejections of a refused batch, up to 10,000).
     """
     return {"detail": detail, "code": code, **extra}
+
+
+def store_unavailable(exc: StoreError) -> JSONResponse:
+    """The answer to a request the store failed: 503 ``store_unavailable`` with
+    ``Retry-After``; nothing of the request was stored, so the sender should retry it."""
+    body = error_body(f"the store failed, retry later: {exc}", "store_unavailable")
+    headers = {"Retry-After": str(STORE_RETRY_AFTER_S)}
+    return JSONResponse(body, status_code=503, headers=headers)
+
+
+def _count_feed(request: Request, status: int) -> None:
+    """Count a ``/feed`` request that ended in a handler here (the route counts the rest)."""
+    state = getattr(request.app.state, "tftmon", None)
+    if state is not None and request.url.path in FEED_PATHS:
+        state.metrics.feed_requests.labels(str(status)).inc()
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -66,8 +86,15 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(error_body(str(exc.detail), code), status_code=exc.status_code)
 
+    @app.exception_handler(StoreError)
+    async def _store(request: Request, exc: StoreError) -> JSONResponse:
+        logger.error("store failed on %s %s: %s", request.method, request.url.path, exc)
+        _count_feed(request, 503)
+        return store_unavailable(exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        _count_feed(request, 500)
         body = error_body(f"internal error: {type(exc).__name__}", "internal_error")
         return JSONResponse(body, status_code=500)

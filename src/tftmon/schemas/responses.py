@@ -66,9 +66,11 @@ class StatusResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    """``GET /health``: liveness, open to all."""
+    """``GET /health``: liveness, open to all; ``degraded`` (still HTTP 200) while a store
+    write or a background loop fails, with the ``reasons``."""
 
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"]
+    reasons: list[str] = Field(default_factory=list)
     forecaster_loaded: bool
     model_type: str
     version: str

@@ -80,6 +80,18 @@ class DaemonMetrics:
             "Remote-write (server, timestamp) groups held in memory until complete",
             registry=r,
         )
+        self.store_errors = Counter(
+            "tftmon_store_errors",
+            "Failed reads and writes of the SQLite stores, by store and operation",
+            ["store", "operation"],
+            registry=r,
+        )
+        self.task_restarts = Counter(
+            "tftmon_task_restarts",
+            "Restarts of a background loop that raised, by task (inference, retention)",
+            ["task"],
+            registry=r,
+        )
 
     def watch_drift(self, document: Callable[[], dict[str, Any]]) -> None:
         """Export live forecast scores and drift gauges read from ``document()`` at scrape."""

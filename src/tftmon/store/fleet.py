@@ -176,6 +176,12 @@ class FleetStore:
             self.window.apply(update)
             self.records_total += len(fresh)
         result.new_servers = len(plan.new)
+        if result.over_limit:
+            logger.warning(
+                "%d records of new servers refused: %d servers tracked, the most allowed",
+                len(result.over_limit),
+                len(self.names),
+            )
         return result
 
     def _store(

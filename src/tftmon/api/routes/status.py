@@ -1,8 +1,13 @@
-"""``GET /status`` (authenticated) and ``GET /health`` (open)."""
+"""``GET /status`` (authenticated) and ``GET /health`` (open).
+
+``/health`` answers 200 also when degraded: a liveness probe must not kill a daemon that
+recovers on its own (a store that has space again, a loop that restarts); alert on
+``status == "degraded"`` instead (Docs/OPERATIONS.md, Failure modes).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from tftmon import __version__
 from tftmon.api.deps import StateDep, protected_router
@@ -20,10 +25,13 @@ def get_status(state: StateDep) -> StatusResponse:
 
 
 @open_router.get("/health", response_model=HealthResponse)
-def health(state: StateDep) -> HealthResponse:
-    """Liveness, and whether a forecaster is loaded (no key needed)."""
+def health(state: StateDep, request: Request) -> HealthResponse:
+    """Liveness; "degraded" (still 200) with reasons while a store or a loop fails."""
+    supervisor = getattr(request.app.state, "supervisor", None)
+    reasons = supervisor.reasons() if supervisor is not None else []
     return HealthResponse(
-        status="ok",
+        status="degraded" if reasons else "ok",
+        reasons=reasons,
         forecaster_loaded=True,
         model_type=state.models.served.forecaster.info.model_type,
         version=__version__,
