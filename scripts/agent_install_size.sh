@@ -12,13 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON=${PYTHON:-}
-if [ -z "$PYTHON" ]; then
-  for candidate in python3.11 python3; do
-    if command -v "$candidate" >/dev/null 2>&1; then PYTHON=$candidate; break; fi
-  done
-fi
-[ -n "$PYTHON" ] || { echo "agent_install_size: Python 3.11+ is required" >&2; exit 1; }
+# shellcheck source=scripts/python_lib.sh
+. scripts/python_lib.sh
+find_python agent_install_size
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -4,15 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON=${PYTHON:-}
-if [ -z "$PYTHON" ]; then
-  for candidate in python3.11 python3; do
-    if command -v "$candidate" >/dev/null 2>&1; then PYTHON=$candidate; break; fi
-  done
-fi
-[ -n "$PYTHON" ] || { echo "bootstrap: Python 3.11+ is required" >&2; exit 1; }
-"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
-  || { echo "bootstrap: $PYTHON is older than 3.11" >&2; exit 1; }
+# shellcheck source=scripts/python_lib.sh
+. scripts/python_lib.sh
+find_python bootstrap
 
 if [ ! -x .venv/bin/python ]; then
   echo "bootstrap: creating .venv with $PYTHON"

@@ -64,6 +64,19 @@ def run_script(
     )
 
 
+def skip_unless_venv_current() -> None:
+    """Skip a test that runs the repo's scripts when ``.venv`` was installed from another
+    ``pyproject.toml`` (``./run_tests.sh`` brings it up to date first)."""
+    import hashlib
+
+    import pytest
+
+    stamp = REPO / ".venv" / ".tftmon-installed"
+    want = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()
+    if not stamp.exists() or stamp.read_text().strip() != want:
+        pytest.skip(".venv is not current; ./run_tests.sh brings it up to date first")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -5,7 +5,6 @@ scripts; no model, so the daemon serves the baseline at once) keeps it to second
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import REPO, free_port
+from tests.servers import REPO, free_port, skip_unless_venv_current
 
 pytestmark = pytest.mark.integration
 
@@ -23,6 +22,7 @@ FILES = (
     "stop_all.sh",
     "scripts/stack_lib.sh",
     "scripts/bootstrap.sh",
+    "scripts/python_lib.sh",
     "pyproject.toml",  # bootstrap's stamp: .venv is current for it
     "generate_api_key.py",
     "tft_inference_daemon.py",
@@ -33,10 +33,7 @@ FILES = (
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    stamp = REPO / ".venv" / ".tftmon-installed"
-    want = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()
-    if not stamp.exists() or stamp.read_text().strip() != want:
-        pytest.skip(".venv is not current; ./run_tests.sh brings it up to date first")
+    skip_unless_venv_current()
     copy = tmp_path / "stack"
     for name in FILES:
         (copy / name).parent.mkdir(parents=True, exist_ok=True)

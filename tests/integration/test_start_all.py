@@ -4,7 +4,6 @@ daemon forecasts every generated server with the TFT, the dashboard answers, and
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import socket
@@ -14,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import REPO, free_port, wait_for
+from tests.servers import REPO, free_port, skip_unless_venv_current, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -40,10 +39,7 @@ def copy_repo(target: Path) -> None:
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     """A copy of the repository sharing this checkout's current ``.venv``."""
-    stamp = REPO / ".venv" / ".tftmon-installed"
-    want = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()
-    if not stamp.exists() or stamp.read_text().strip() != want:
-        pytest.skip(".venv is not current; ./run_tests.sh brings it up to date first")
+    skip_unless_venv_current()
     copy = tmp_path / "tftmon"
     copy_repo(copy)
     return copy
