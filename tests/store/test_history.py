@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +93,30 @@ def test_a_different_step_is_refused(tmp_path: Path) -> None:
     other = HistoryStore(tmp_path / "h.sqlite3", METRICS, 60)
     with pytest.raises(ConfigError, match="step_seconds"):
         other.open()
+
+
+def test_prune_deletes_in_small_transactions(tmp_path: Path) -> None:
+    """The lock is released every ``batch_rows`` rows, so a write never waits for all."""
+    changes: list[int] = []
+
+    class Spy(HistoryStore):
+        @contextmanager
+        def _transaction(self) -> Iterator[sqlite3.Connection]:
+            with super()._transaction() as conn:
+                before = conn.total_changes
+                yield conn
+                changes.append(conn.total_changes - before)
+
+    store = Spy(tmp_path / "h.sqlite3", METRICS, 300)
+    store.open()
+    store.add_servers([ServerRow(i, f"s{i}", "generic") for i in range(3)])
+    newest = 100 * DAY_MS
+    old = [newest - 40 * DAY_MS + i * 1000 for i in range(10)]
+    for sid in range(3):
+        store.write(samples(sid, [*old, newest - DAY_MS]), BucketColumns.empty(len(METRICS)))
+    changes.clear()
+    assert store.prune(newest, 30, 400, batch_rows=7) == 30
+    assert [c for c in changes if c] == [7, 7, 7, 7, 2]  # samples; no bucket to prune
+    for sid in range(3):
+        assert store.read_samples(sid, 0, newest).ts_ms.tolist() == [newest - DAY_MS]
+    store.close()

@@ -23,6 +23,7 @@ from tftmon.windows import Int64Array
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+PRUNE_BATCH_ROWS = 10_000  # rows deleted per transaction by ``prune``
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,24 +197,46 @@ class HistoryStore(SQLiteFile):
         )
         return dropped
 
-    def prune(self, newest_ts_ms: int, retention_days: float, bucket_retention_days: float) -> int:
+    def prune(
+        self,
+        newest_ts_ms: int,
+        retention_days: float,
+        bucket_retention_days: float,
+        *,
+        batch_rows: int = PRUNE_BATCH_ROWS,
+    ) -> int:
         """Delete raw samples and buckets older than their retention; returns rows deleted.
 
         Retention counts back from the newest stored timestamp, not the wall clock, so
-        replayed or accelerated data is not pruned by mistake.
+        replayed or accelerated data is not pruned by mistake. At most ``batch_rows`` rows
+        go per transaction, and the store's lock is released between them, so a write
+        waits for one small transaction at most.
         """
         raw_cutoff = newest_ts_ms - int(retention_days * 86_400_000)
         bucket_cutoff = (newest_ts_ms - int(bucket_retention_days * 86_400_000)) // self.step_ms
         ids = [int(str(r[0])) for r in self._query("SELECT server_id FROM servers")]
         deleted = 0
-        with self._transaction() as conn:
-            for sid in ids:
-                deleted += conn.execute(
-                    "DELETE FROM samples WHERE server_id = ? AND ts_ms < ?", (sid, raw_cutoff)
-                ).rowcount
-                deleted += conn.execute(
-                    "DELETE FROM buckets WHERE server_id = ? AND bucket < ?", (sid, bucket_cutoff)
-                ).rowcount
+        for table, column, cutoff in (
+            ("samples", "ts_ms", raw_cutoff),
+            ("buckets", "bucket", bucket_cutoff),
+        ):
+            nth = (
+                f"SELECT {column} FROM {table} WHERE server_id = ? AND {column} < ? "
+                f"ORDER BY {column} LIMIT 1 OFFSET ?"
+            )
+            delete = f"DELETE FROM {table} WHERE server_id = ? AND {column} <= ?"
+            pending = ids[::-1]
+            while pending:
+                with self._transaction() as conn:
+                    budget = batch_rows
+                    while pending and budget > 0:
+                        sid = pending[-1]
+                        last = conn.execute(nth, (sid, cutoff, budget - 1)).fetchone()
+                        if last is None:  # fewer than the budget left: this server is done
+                            pending.pop()
+                        gone = conn.execute(delete, (sid, cutoff - 1 if last is None else last[0]))
+                        deleted += gone.rowcount
+                        budget -= gone.rowcount
         if deleted:
             logger.info("retention: pruned %d rows older than their retention", deleted)
         return deleted
