@@ -29,7 +29,11 @@ def fake_version(models: Path, name: str, created: str) -> None:
     meta = {
         "format": 1,
         "created": created,
-        **{key: [] for key in ("metrics", "quantiles", "profile_vocabulary", "hparams")},
+        "metrics": ["cpu_pct"],
+        "quantiles": [0.5],
+        "profile_vocabulary": {"generic": 0},
+        "hparams": {},
+        "reals": ["cpu_pct"],
         **dict.fromkeys(("step_seconds", "encoder_steps", "horizon_steps", "min_encoder_steps"), 1),
     }
     (folder / METADATA).write_text(json.dumps(meta))

@@ -144,6 +144,33 @@ def test_artifact_problems_are_clear_errors(tiny_model: Path, tmp_path: Path) ->
         TFTForecaster.load(broken)
 
 
+def test_weights_must_be_finite_and_files_inside_the_models_folder(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_model, models)
+    weights = models / "tiny" / "weights.pt"
+    good = torch.load(weights, weights_only=True)
+    torch.save({k: v.float() * float("nan") for k, v in good.items()}, weights)
+    with pytest.raises(ArtifactError, match=r"non-finite values \(NaN or infinity\)"):
+        TFTForecaster.load(models)
+    outside = tmp_path / "elsewhere.pt"
+    torch.save(good, outside)
+    weights.unlink()
+    weights.symlink_to(outside)  # a good state dict, but not inside models/
+    with pytest.raises(ArtifactError, match="outside the models folder") as refused:
+        TFTForecaster.load(models)
+    assert str(tmp_path) not in str(refused.value)  # named relative to the models folder
+    meta_path = models / "tiny" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["reals"]
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ArtifactError, match=r"tiny/metadata\.json: missing \['reals'\]"):
+        read_metadata(models, "tiny")
+
+
 def test_daemon_serves_the_tft_and_says_why_not(tiny_model: Path, tmp_path: Path) -> None:
     settings = make_settings(
         tmp_path,

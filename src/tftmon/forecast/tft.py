@@ -13,7 +13,6 @@ model was not trained on, are forecast by the baseline and labelled so.
 from __future__ import annotations
 
 import logging
-import pickle
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -27,8 +26,8 @@ from tftmon.forecast.artifacts import (
     ArtifactError,
     ArtifactMeta,
     latest_version,
+    load_weights,
     read_metadata,
-    weights_path,
 )
 from tftmon.forecast.baseline import SEASON_SLACK, BaselineForecaster
 from tftmon.forecast.damped import DampedTrendForecaster
@@ -175,26 +174,30 @@ class TFTForecaster:
         """
         version = version or latest_version(models_dir)
         if version is None:
-            raise ArtifactError(f"no model: {models_dir / 'LATEST'} does not exist")
+            raise ArtifactError("no model: the models folder has no LATEST")
         meta = read_metadata(models_dir, version)
         unknown = set(meta.metrics) - set(METRICS)
         if unknown:
             raise ArtifactError(f"model {version} forecasts unknown metrics {sorted(unknown)}")
+        needed = [*KNOWN_REALS, *meta.metrics, *map(observed_name, meta.metrics)]
+        absent = [name for name in needed if name not in meta.raw["reals"]]
+        if absent:
+            raise ArtifactError(f"model {version}: reals lack {absent}")
         if step_seconds is not None and meta.step_seconds != step_seconds:
             raise ArtifactError(
                 f"model {version} uses {meta.step_seconds}-s steps, the daemon "
                 f"{step_seconds}-s steps (TFTMON_STEP_SECONDS)"
             )
-        import torch
-
         resolved = resolve_device(device)
-        network = build_network(meta)
         try:
-            state = torch.load(
-                weights_path(models_dir, version), map_location="cpu", weights_only=True
-            )
+            network = build_network(meta)
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            raise ArtifactError(f"model {version}: hparams do not build a TFT ({reason})") from exc
+        state = load_weights(models_dir, version, network.state_dict())
+        try:
             network.load_state_dict(state, strict=True)
-        except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+        except RuntimeError as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ArtifactError(f"model {version}: weights do not load ({reason})") from exc
         network.eval().to(resolved)

@@ -29,6 +29,8 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from tftmon.forecast.artifacts import ArtifactError, optional_artifact_file
+
 FILE = "calibration.json"
 WINDOWS: Final = (
     "warning_within_30m",
@@ -100,17 +102,47 @@ class Calibration:
 
     @classmethod
     def load(cls, folder: Path) -> Calibration | None:
-        """The calibration stored with a model, if any."""
-        path = folder / FILE
-        if not path.is_file():
+        """The calibration stored with a model (``folder/calibration.json``), if any.
+
+        Raises:
+            ArtifactError: the file is there but not a regular file inside the models
+                folder (``folder``'s parent), not JSON, or its maps are not monotone maps
+                of finite numbers; named ``<version>/calibration.json``.
+        """
+        path = optional_artifact_file(folder.parent, folder.name, FILE)
+        if path is None:
             return None
-        body = json.loads(path.read_text())
-        maps = {
-            k: (np.asarray(v["x"], np.float64), np.asarray(v["y"], np.float64))
-            for k, v in body["maps"].items()
-        }
+        label = f"{folder.name}/{FILE}"
+        try:
+            body = json.loads(path.read_bytes())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ArtifactError(f"{label}: not valid JSON ({exc})") from exc
+        if not isinstance(body, dict) or not isinstance(body.get("maps"), dict):
+            raise ArtifactError(f"{label}: not a JSON object with maps")
+        if not isinstance(body.get("uncalibrated", {}), dict):
+            raise ArtifactError(f"{label}: uncalibrated is not an object")
+        maps = {str(k): _map(label, str(k), v) for k, v in body["maps"].items()}
         meta = {k: v for k, v in body.items() if k != "maps"}
         return cls(maps, meta)
+
+
+def _map(label: str, key: str, value: Any) -> tuple[FloatArray, FloatArray]:
+    """One stored map as arrays: ``x`` non-decreasing, ``y`` within [0, 1], equal lengths."""
+    try:
+        x = np.asarray(value["x"], np.float64)
+        y = np.asarray(value["y"], np.float64)
+    except (TypeError, KeyError, ValueError) as exc:
+        raise ArtifactError(f"{label}: map {key!r:.60} is not two lists of numbers") from exc
+    if (
+        x.ndim != 1
+        or x.shape != y.shape
+        or x.size == 0
+        or not (np.isfinite(x).all() and np.isfinite(y).all())
+        or (np.diff(x) < 0).any()
+        or ((y < 0) | (y > 1)).any()
+    ):
+        raise ArtifactError(f"{label}: map {key!r:.60} is not a monotone map of probabilities")
+    return x, y
 
 
 def model_calibration(artifact_dir: Path | None) -> Calibration | None:
