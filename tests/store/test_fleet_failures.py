@@ -127,3 +127,21 @@ def test_new_servers_past_the_limit_are_refused_per_record(tmp_path: Path) -> No
     assert (result.accepted, result.over_limit, result.new_servers) == (2, [1, 3], 1)
     assert fleet.names == ["a", "b"]
     fleet.close()
+
+
+def test_failed_reads_are_store_errors_and_reported(tmp_path: Path) -> None:
+    fleet = open_fleet(tmp_path / "h.sqlite3")
+    fleet.append(rows("a", 5))
+    seen: list[tuple[str, str]] = []
+    fleet.history.on_error(lambda label, op: seen.append((label, op)))
+    conn = fleet.history._connection()
+    conn.set_authorizer(
+        lambda action, table, *_: sqlite3.SQLITE_DENY if table == "samples" else sqlite3.SQLITE_OK
+    )
+    with pytest.raises(StoreError, match="history store read failed: access to samples"):
+        fleet.append(rows("a", 5))  # a resend: duplicates are looked up in the store
+    assert seen == [("history store", "read")]
+    assert fleet.history.write_failure is None  # reads do not mark writes failing
+    conn.set_authorizer(None)
+    assert fleet.append(rows("a", 5)).duplicates == 5
+    fleet.close()

@@ -251,8 +251,7 @@ class HistoryStore(SQLiteFile):
     def existing(self, server: Int64Array, ts_ms: Int64Array) -> np.ndarray:
         """For each (server, ts_ms) pair, whether a sample is stored (bool[n])."""
         out = np.zeros(server.shape[0], dtype=bool)
-        with self._lock:
-            conn = self._connection()
+        with self._reading() as conn:
             for i, (sid, ts) in enumerate(zip(server.tolist(), ts_ms.tolist(), strict=True)):
                 row = conn.execute(
                     "SELECT 1 FROM samples WHERE server_id = ? AND ts_ms = ?", (sid, ts)
@@ -264,8 +263,7 @@ class HistoryStore(SQLiteFile):
         """The newest stored sample time, or None for an empty store."""
         ids = [int(str(r[0])) for r in self._query("SELECT server_id FROM servers")]
         newest: int | None = None
-        with self._lock:
-            conn = self._connection()
+        with self._reading() as conn:
             for sid in ids:
                 row = conn.execute(
                     "SELECT max(ts_ms) FROM samples WHERE server_id = ?", (sid,)
@@ -325,8 +323,7 @@ class HistoryStore(SQLiteFile):
         """The oldest and newest closed bucket number of each server that has one."""
         ids = [int(str(r[0])) for r in self._query("SELECT server_id FROM servers")]
         out: dict[int, tuple[int, int]] = {}
-        with self._lock:
-            conn = self._connection()
+        with self._reading() as conn:
             for sid in ids:
                 newest = conn.execute(
                     "SELECT max(bucket) FROM buckets WHERE server_id = ?", (sid,)

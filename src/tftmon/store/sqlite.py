@@ -98,11 +98,17 @@ class SQLiteFile:
             with suppress(sqlite3.Error):  # SQLite may have rolled back already
                 conn.execute("ROLLBACK")
 
-    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection under the lock for several reads; SQLite errors as ``StoreError``."""
         with self._lock:
             try:
-                return self._connection().execute(sql, params).fetchall()
+                yield self._connection()
             except sqlite3.Error as exc:
                 error = StoreError(f"{self.label} read failed: {exc}")
                 self._failed("read", error)
                 raise error from exc
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        with self._reading() as conn:
+            return conn.execute(sql, params).fetchall()
