@@ -7,6 +7,7 @@ from pathlib import Path
 from tftmon.settings import Settings
 
 EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
+KEY = "example-key-0123456789abcdef"
 
 
 def _documented() -> dict[str, str]:
@@ -25,7 +26,7 @@ def test_every_setting_is_documented() -> None:
 
 def test_example_values_are_the_defaults(tmp_path: Path) -> None:
     env = tmp_path / ".env"
-    env.write_text(EXAMPLE.read_text().replace("TFTMON_API_KEYS=", "TFTMON_API_KEYS=" + "k" * 20))
+    env.write_text(EXAMPLE.read_text().replace("TFTMON_API_KEYS=", "TFTMON_API_KEYS=" + KEY))
     from_example = Settings(_env_file=env)  # type: ignore[call-arg]
-    defaults = Settings(_env_file=None, api_keys=["k" * 20])  # type: ignore[call-arg]
+    defaults = Settings(_env_file=None, api_keys=[KEY])  # type: ignore[call-arg]
     assert from_example == defaults

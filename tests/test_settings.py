@@ -14,19 +14,19 @@ from tftmon.settings import load_settings
 
 
 def test_keys_and_rules_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TFTMON_API_KEYS", "aaaaaaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbbbbbb")
+    monkeypatch.setenv("TFTMON_API_KEYS", "first-key-0123456789abc, second-key-0123456789abc")
     monkeypatch.setenv("TFTMON_PROFILE_RULES", '{"db-": "database"}')
     monkeypatch.setenv("TFTMON_PORT", "9001")
     s = load_settings()
-    assert s.api_keys == ["aaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbb"]
+    assert s.api_keys == ["first-key-0123456789abc", "second-key-0123456789abc"]
     assert s.profile_rules == {"db-": "database"}
     assert s.port == 9001
 
 
 def test_dotenv_is_read(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("TFTMON_API_KEYS=cccccccccccccccccccc\nTFTMON_STEP_SECONDS=60\n")
+    (tmp_path / ".env").write_text("TFTMON_API_KEYS=third-key-0123456789\nTFTMON_STEP_SECONDS=60\n")
     s = load_settings()
-    assert s.api_keys == ["cccccccccccccccccccc"]
+    assert s.api_keys == ["third-key-0123456789"]
     assert s.step_seconds == 60
 
 

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tftmon.errors import ConfigError, field_problems
+from tftmon.keys import check_spec
 from tftmon.schemas import DEFAULT_PROFILE_RULES
 
 
@@ -33,8 +34,17 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     data_dir: Path = Path("data")
+    # "key" (every scope) or "key:ingest+read+admin"; re-read on SIGHUP or a change of
+    # .env or api_keys_file (one key per line there, added to api_keys)
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    api_keys_file: Path | None = None
     allow_no_auth: bool = False
+    # HTTP limits (cli/http_limits.py): request head size, seconds to send the head (also
+    # between requests) and the body, open connections plus requests in progress (0: none)
+    http_max_head_bytes: int = Field(64 * 1024, ge=4096)
+    http_head_timeout_s: float = Field(10.0, gt=0)
+    http_body_timeout_s: float = Field(60.0, gt=0)
+    http_max_connections: int = Field(2048, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     step_seconds: int = Field(300, ge=1, le=86400)
@@ -143,12 +153,25 @@ class Settings(BaseSettings):
                 raise ValueError(f"profile_rules must be a JSON object: {exc}") from exc
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _add_key_file(cls, data: object) -> object:
+        if not isinstance(data, dict) or not data.get("api_keys_file"):
+            return data
+        path = Path(str(data["api_keys_file"]))
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ValueError(f"TFTMON_API_KEYS_FILE {path} cannot be read: {exc}") from exc
+        from_file = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+        listed = _split_keys(data.get("api_keys") or [])
+        return {**data, "api_keys": [*(listed if isinstance(listed, list) else []), *from_file]}
+
     @field_validator("api_keys")
     @classmethod
-    def _keys_long_enough(cls, value: list[str]) -> list[str]:
-        short = [key for key in value if len(key) < 16]
-        if short:
-            raise ValueError("every API key needs at least 16 characters (use generate_api_key.py)")
+    def _keys_are_strong(cls, value: list[str]) -> list[str]:
+        for spec in value:
+            check_spec(spec)
         return value
 
     @model_validator(mode="after")
@@ -196,6 +219,7 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(
-            f"TFTMON_{field.upper()}: {message}" for field, message in field_problems(exc.errors())
+            f"TFTMON_{field.upper()}: {message}" if field else message
+            for field, message in field_problems(exc.errors())
         )
         raise ConfigError(f"invalid settings: {problems}") from exc

@@ -10,7 +10,9 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import API_KEY, OTHER_KEY, make_settings
 from tftmon.api import create_app
+from tftmon.api.deps import install_keyring
 from tftmon.errors import ConfigError
+from tftmon.keys import KeyRing
 
 OPEN = {"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 
@@ -86,3 +88,58 @@ def test_open_mode_must_be_asked_for(tmp_path: Path, caplog: pytest.LogCaptureFi
 def test_short_keys_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="at least 16"):
         make_settings(tmp_path, api_keys=["short"])
+
+
+def _needed_scope(method: str, path: str) -> str:
+    if path.startswith("/admin/"):
+        return "admin"
+    if method == "POST":  # /feed, /feed/data, /api/v1/write
+        return "ingest"
+    return "read"
+
+
+@pytest.mark.parametrize(("method", "path"), PROTECTED)
+def test_each_route_needs_its_scope(tmp_path: Path, method: str, path: str) -> None:
+    needed = _needed_scope(method, path)
+    keys = {scope: f"{scope}-only-0123456789abcdefghij" for scope in ("ingest", "read", "admin")}
+    settings = make_settings(tmp_path, api_keys=[f"{k}:{s}" for s, k in keys.items()])
+    with TestClient(create_app(settings)) as c:
+        for scope, key in keys.items():
+            r = c.request(method, path, json=[], headers={"X-API-Key": key})
+            if scope == needed:
+                assert r.status_code not in (401, 403), (scope, r.text)
+            else:
+                assert r.status_code == 403, (scope, r.text)
+                body = r.json()
+                assert set(body) == {"detail", "code"} and body["code"] == "forbidden"
+                assert f"'{needed}' scope" in body["detail"]
+
+
+def test_a_key_may_hold_several_scopes_and_bearer_checks_them(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, api_keys=[f"{OTHER_KEY}:ingest+read", API_KEY])
+    with TestClient(create_app(settings)) as c:
+        headers = {"X-API-Key": OTHER_KEY}
+        assert c.get("/status", headers=headers).status_code == 200
+        assert c.post("/feed", json=[], headers=headers).status_code != 403
+        assert c.post("/admin/reload", headers=headers).status_code == 403
+        bearer = {"Authorization": f"Bearer {OTHER_KEY}"}
+        assert c.get("/metrics", headers=bearer).status_code == 200
+
+
+def test_a_reloaded_key_set_applies_to_the_next_request(tmp_path: Path) -> None:
+    app = create_app(make_settings(tmp_path))
+    ring = KeyRing([API_KEY])
+    install_keyring(app, ring)
+    with TestClient(app) as c:
+        assert c.get("/status", headers={"X-API-Key": API_KEY}).status_code == 200
+        assert ring.reload(lambda: [f"{OTHER_KEY}:ingest"])
+        assert c.get("/status", headers={"X-API-Key": API_KEY}).status_code == 401
+        assert c.get("/status", headers={"X-API-Key": OTHER_KEY}).status_code == 403
+        assert not ring.reload(lambda: ["k" * 20])  # refused: the set stays
+        assert c.get("/status", headers={"X-API-Key": OTHER_KEY}).status_code == 403
+
+
+def test_weak_keys_are_refused(tmp_path: Path) -> None:
+    for weak in ("k" * 20, "abcdabcdabcdabcdabcd"):
+        with pytest.raises(ValueError, match=r"too weak.*generate_api_key\.py"):
+            make_settings(tmp_path, api_keys=[weak])
