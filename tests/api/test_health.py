@@ -39,7 +39,17 @@ def set_disk_full(client: TestClient, full: bool) -> None:
     conn.execute(f"PRAGMA max_page_count={pages if full else 1 << 30}")
 
 
-def test_store_failures_answer_503_and_degrade_health(client: TestClient) -> None:
+def test_store_failures_answer_503_and_degrade_health(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    with TestClient(create_app(settings), headers={"X-API-Key": API_KEY}) as client:
+        failed_write_then_recovery(client)
+    with TestClient(create_app(settings), headers={"X-API-Key": API_KEY}) as client:
+        assert client.get("/health").json()["status"] == "ok"  # it starts again
+        status = client.get("/status").json()
+        assert status["servers_tracked"] == 3
+
+
+def failed_write_then_recovery(client: TestClient) -> None:
     assert client.post("/feed", json=records(["a"], hours_ago(2), 5)).status_code == 200
     assert client.get("/health").json()["status"] == "ok"
 
