@@ -1,4 +1,5 @@
-"""Create (``--rotate``: add) the daemon's API key in .env; ``--show`` prints it."""
+"""Create (``--rotate``: add; ``--scopes ingest``: add a key for senders only) the daemon's
+API key in .env; ``--show`` prints it."""
 
 import sys
 
