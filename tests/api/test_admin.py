@@ -147,3 +147,43 @@ def test_reloading_the_served_version_loads_nothing_and_bad_latest_never_raises(
         slot.source.watch = True
         assert slot.check() is False  # logged, and the loop goes on
         assert version(client) == "tiny"
+
+
+def test_reload_refuses_nan_weights_with_one_reason_and_no_absolute_path(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    models = two_versions(tiny_model, tmp_path)
+    weights = models / "tiny2" / "weights.pt"
+    state = torch.load(weights, weights_only=True)
+    torch.save({k: torch.full_like(v, float("nan")) for k, v in state.items()}, weights)
+    with app_client(tmp_path, models, model_watch=False) as client:
+        set_latest(models, "tiny2")
+        answer = client.post("/admin/reload")
+        assert answer.status_code == 409
+        status = client.get("/status")
+        why = status.json()["model_reload_error"]
+        assert why.startswith("model tiny2: weights do not load") and "non-finite" in why
+        assert answer.json()["detail"] == f"model not reloaded: {why}"  # the same words
+        assert version(client) == "tiny"
+        for text in (answer.text, status.text, client.get("/drift/status").text):
+            assert str(tmp_path) not in text and str(tmp_path.resolve()) not in text
+
+
+def test_a_message_from_below_loses_the_models_folders_path(tmp_path: Path) -> None:
+    """An error raised below tftmon (an OSError names its file) is cut to a relative name."""
+    from tftmon.serving.models import model_problem
+
+    models = tmp_path / "models"
+    models.mkdir()
+    missing = FileNotFoundError(2, "No such file or directory", str(models / "v2" / "weights.pt"))
+    assert model_problem(missing, models) == (
+        "FileNotFoundError: [Errno 2] No such file or directory: 'v2/weights.pt'"
+    )
+    linked = tmp_path / "link"
+    linked.symlink_to(models)  # the same folder under another name: both forms are cut
+    assert model_problem(ValueError(f"{models}/x and {models}"), linked) == (
+        "ValueError: x and <models>"
+    )
+    assert model_problem(ImportError("no torch"), None) == "missing dependency (no torch)"

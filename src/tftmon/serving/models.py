@@ -1,16 +1,27 @@
-"""The served model: a forecaster with its calibration, and its hot swap."""
+"""The served model: a forecaster with its calibration, and its hot swap.
+
+``load_served`` is the one way a trained model gets served, at start (``compose``) and on
+every reload (``ModelSlot.reload``): load and check the artifact (metadata keys and types,
+weights a dict of finite tensors of the network's shapes, files regular and inside the
+models folder; ``forecast.artifacts``), its calibration (absent or well-formed;
+``risk.calibration``), and a trial forecast on real windows. Whatever fails becomes one
+``ArtifactError`` whose reason names files relative to the models folder.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 
 from tftmon.forecast import Forecaster
+from tftmon.forecast.artifacts import ArtifactError
 from tftmon.risk.calibration import Calibration, model_calibration
 from tftmon.serving.instrumentation import DaemonMetrics
 from tftmon.store.fleet import FleetStore
@@ -36,6 +47,70 @@ class ServedModel:
         return cls(forecaster, calibration)
 
 
+def load_served(
+    load: Callable[[], Forecaster],
+    *,
+    models_dir: Path | None,
+    fleet: FleetStore,
+    horizon_steps: int,
+    step_seconds: int,
+) -> ServedModel:
+    """Load a model with its calibration and check it forecasts ``horizon_steps`` x
+    ``step_seconds`` finite numbers on real windows of ``fleet``.
+
+    Raises:
+        ArtifactError: any failure, with a reason that names no absolute path.
+    """
+    try:
+        served = ServedModel.of(load())
+        check_forecasts(served.forecaster, fleet, horizon_steps, step_seconds)
+    except Exception as exc:  # every failure must leave the daemon serving something
+        raise ArtifactError(model_problem(exc, models_dir)) from exc
+    return served
+
+
+def model_problem(exc: BaseException, models_dir: Path | None) -> str:
+    """Why a model was refused, in words fit for ``/status`` and the API: the models
+    folder's absolute path, wherever a message from below carries it, is cut away."""
+    if isinstance(exc, ArtifactError):
+        text = str(exc)
+    elif isinstance(exc, ImportError):
+        text = f"missing dependency ({exc})"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    if models_dir is not None:
+        roots = {str(models_dir.resolve()), str(models_dir.absolute())}
+        # the longer first: one may hold the other
+        for root in sorted(roots, key=len, reverse=True):
+            text = text.replace(root + os.sep, "").replace(root, "<models>")
+    return text
+
+
+def check_forecasts(
+    candidate: Forecaster, fleet: FleetStore, horizon_steps: int, step_seconds: int
+) -> None:
+    """A model must forecast the daemon's shape, with finite numbers, on real windows."""
+    new = candidate.info
+    if (new.horizon_steps, new.step_seconds) != (horizon_steps, step_seconds):
+        raise ArtifactError(
+            f"model {new.version} forecasts {new.horizon_steps} x {new.step_seconds}-s "
+            f"steps, the daemon serves {horizon_steps} x {step_seconds}-s"
+        )
+    windows = fleet.snapshot().windows
+    sample: WindowSnapshot = windows.part(0, min(8, len(windows)))
+    if len(sample) == 0:
+        return
+    out = candidate.forecast(sample).quantiles
+    expected = (len(sample), new.horizon_steps, len(fleet.metrics), len(new.quantiles))
+    if out.shape != expected:
+        raise ArtifactError(f"model {new.version} returned shape {out.shape}, not {expected}")
+    if np.isinf(out).any():
+        raise ArtifactError(f"model {new.version} returned infinite forecasts")
+    inputs_finite = np.isfinite(sample.values).all(axis=(1, 2))
+    if inputs_finite.any() and np.isnan(out[inputs_finite]).all():
+        raise ArtifactError(f"model {new.version} returned no number for complete windows")
+
+
 @dataclass(frozen=True, slots=True)
 class ReloadResult:
     """What a model reload did."""
@@ -53,6 +128,7 @@ class ModelSource:
         marker: the current content of ``models/LATEST`` (or the pinned version); cheap.
         load: loads a forecaster; raises on failure.
         watch: whether a changed marker triggers a reload between cycles.
+        models_dir: the models folder, cut from the reasons a model is refused for.
     """
 
     def __init__(
@@ -61,10 +137,12 @@ class ModelSource:
         load: Callable[[], Forecaster],
         *,
         watch: bool = True,
+        models_dir: Path | None = None,
     ) -> None:
         self.marker = marker
         self.load = load
         self.watch = watch
+        self.models_dir = models_dir
         self.seen = self.current()
 
     def current(self) -> str | None:
@@ -147,11 +225,17 @@ class ModelSlot:
             if self.source.seen == previous and self.reload_error is None:
                 # already served: a watcher and an explicit reload of one promotion load once
                 return ReloadResult(True, previous, previous)
+            old = self.forecaster.info
             try:
-                candidate = ServedModel.of(self.source.load())
-                self._validate(candidate.forecaster)
-            except Exception as exc:
-                self.reload_error = f"{type(exc).__name__}: {exc}"
+                candidate = load_served(
+                    self.source.load,
+                    models_dir=self.source.models_dir,
+                    fleet=self.fleet,
+                    horizon_steps=old.horizon_steps,
+                    step_seconds=old.step_seconds,
+                )
+            except ArtifactError as exc:
+                self.reload_error = str(exc)
                 self.metrics.model_reloads.labels("failed").inc()
                 logger.error("model reload failed; still serving %s: %s", previous, exc)
                 return ReloadResult(False, previous, previous, self.reload_error)
@@ -165,25 +249,3 @@ class ModelSlot:
             info = candidate.forecaster.info
             logger.info("now serving %s %s (was %s)", info.model_type, info.version, previous)
             return ReloadResult(True, info.version, previous)
-
-    def _validate(self, candidate: Forecaster) -> None:
-        """A candidate must forecast the daemon's shape, with finite numbers, on real windows."""
-        old, new = self.forecaster.info, candidate.info
-        if (new.horizon_steps, new.step_seconds) != (old.horizon_steps, old.step_seconds):
-            raise ValueError(
-                f"model {new.version} forecasts {new.horizon_steps} x {new.step_seconds}-s "
-                f"steps, the daemon serves {old.horizon_steps} x {old.step_seconds}-s"
-            )
-        windows = self.fleet.snapshot().windows
-        sample: WindowSnapshot = windows.part(0, min(8, len(windows)))
-        if len(sample) == 0:
-            return
-        out = candidate.forecast(sample).quantiles
-        expected = (len(sample), new.horizon_steps, len(self.fleet.metrics), len(new.quantiles))
-        if out.shape != expected:
-            raise ValueError(f"model {new.version} returned shape {out.shape}, not {expected}")
-        if np.isinf(out).any():
-            raise ValueError(f"model {new.version} returned infinite forecasts")
-        inputs_finite = np.isfinite(sample.values).all(axis=(1, 2))
-        if inputs_finite.any() and np.isnan(out[inputs_finite]).all():
-            raise ValueError(f"model {new.version} returned no number for complete windows")
