@@ -444,6 +444,7 @@ def test_a_store_failure_answers_503_and_keeps_the_records(
     now = (int(time.time()) - 60) * 1000
     r = post(app_client, encode_write_request(scrape("web1", now, 0)))
     assert r.status_code == 503 and r.json()["code"] == "store_unavailable"
+    assert r.headers["Retry-After"] == "5"
     monkeypatch.setattr(fleet, "append", real)
     assert post(app_client, encode_write_request([])).status_code == 204
     assert [row["ts"] for row in stored(app_client, "web1")] == [now]

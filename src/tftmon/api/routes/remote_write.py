@@ -7,12 +7,11 @@ import logging
 from typing import Any, Final
 
 from fastapi import Request, Response
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from tftmon.api.batches import read_body, store_records
 from tftmon.api.deps import StateDep, protected_router
-from tftmon.api.errors import error_body
+from tftmon.api.errors import store_unavailable
 from tftmon.api.state import AppState
 from tftmon.errors import MalformedBodyError, NotFoundError, RequestError, StoreError
 from tftmon.schemas import ErrorResponse
@@ -132,8 +131,7 @@ async def remote_write(request: Request, state: StateDep) -> Response:
     except StoreError as exc:
         status = "503"
         logger.error("remote write: the store failed; the records are kept for a retry: %s", exc)
-        answer = error_body(f"the store could not write: {exc}", "store_unavailable")
-        return JSONResponse(answer, status_code=503)
+        return store_unavailable(exc)
     finally:
         state.metrics.remote_write_requests.labels(status).inc()
     return Response(status_code=204)
