@@ -26,10 +26,12 @@ import json, sys, urllib.request
 from pathlib import Path
 
 daemon, dashboard = sys.argv[1], sys.argv[2]
-key = ""
-for line in Path(".env").read_text().splitlines() if Path(".env").exists() else []:
-    if line.startswith("TFTMON_API_KEYS="):
-        key = line.split("=", 1)[1].strip().strip("'\"").split(",")[-1]
+from tftmon.keys import parse_scopes, read_key_specs, split_spec
+
+# the newest key that may read (GET /status needs the read scope)
+readers = [split_spec(spec) for spec in read_key_specs(Path(".env"))]
+readers = [key for key, scopes in readers if "read" in parse_scopes(scopes)]
+key = readers[-1] if readers else ""
 failed = False
 try:
     request = urllib.request.Request(f"{daemon}/status", headers={"X-API-Key": key})

@@ -31,3 +31,13 @@ def test_key_from_environment_then_newest_in_dotenv(
     assert client_settings(None)[1] == "new"
     monkeypatch.setenv("TFTMON_API_KEY", "explicit")
     assert client_settings(None)[1] == "explicit"
+
+
+def test_a_scoped_key_is_sent_without_its_scope(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TFTMON_API_KEYS", "var-old,var-new:ingest")
+    assert client_settings(None)[1] == "var-new"
+    (tmp_path / ".env").write_text("TFTMON_API_KEYS=old:read,new:ingest+read\n")
+    assert client_settings(None)[1] == "new"

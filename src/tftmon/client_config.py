@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Final
 
-from tftmon.keys import ENV_VAR, read_env_file, read_keys
+from tftmon.keys import ENV_VAR, read_env_file, read_keys, split_spec
 
 DEFAULT_PORT: Final = "8000"
 
@@ -40,7 +40,7 @@ def client_settings(url: str | None) -> tuple[str, str | None]:
     key = setting("TFTMON_API_KEY")
     if not key:
         keys = read_keys(Path(".env")) or [
-            k for k in os.environ.get(ENV_VAR, "").split(",") if k.strip()
+            split_spec(k)[0] for k in os.environ.get(ENV_VAR, "").split(",") if k.strip()
         ]
         key = keys[-1].strip() if keys else None
     return base, key
