@@ -53,6 +53,11 @@ def store_records(items: list[Any], state: AppState) -> FeedOutcome:
     reasons = Counter(r.errors[0].reason for r in outcome.rejected)
     for reason, count in reasons.items():
         metrics.records_rejected.labels(reason).inc(count)
+    for reason, count in Counter(f.reason for f in outcome.fields_rejected).items():
+        metrics.fields_rejected.labels(reason).inc(count)
+    for metric, count in outcome.clamped.items():
+        metrics.records_clamped.labels(metric).inc(count)
+    metrics.records_merged.inc(outcome.merged)
     metrics.servers_tracked.set(len(state.fleet.names))
     metrics.servers_ready.set(state.fleet.servers_ready())
     if (outcome.closed_buckets or outcome.new_servers) and state.loop is not None:

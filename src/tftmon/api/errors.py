@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tftmon.errors import AuthError, RequestError, StoreError, field_problems
 from tftmon.schemas import ErrorResponse
@@ -84,7 +85,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(str(exc.detail), code), status_code=exc.status_code)
+        return JSONResponse(  # a 405 keeps its Allow header
+            error_body(str(exc.detail), code), status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(StoreError)
     async def _store(request: Request, exc: StoreError) -> JSONResponse:
@@ -96,5 +99,42 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         _count_feed(request, 500)
-        body = error_body(f"internal error: {type(exc).__name__}", "internal_error")
-        return JSONResponse(body, status_code=500)
+        return _internal_error(exc)
+
+    app.add_middleware(_AnswerInternalErrors)
+
+
+def _internal_error(exc: BaseException) -> JSONResponse:
+    body = error_body(f"internal error: {type(exc).__name__}", "internal_error")
+    return JSONResponse(body, status_code=500)
+
+
+class _AnswerInternalErrors:
+    """Answer an unhandled exception with the 500 error body and keep the connection.
+
+    Starlette's outermost ``ServerErrorMiddleware`` answers too, but re-raises, and the
+    server then closes the connection; here the exception ends with the answer.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started:  # too late for an answer: let the server close the connection
+                raise
+            logger.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            _count_feed(Request(scope), 500)
+            await _internal_error(exc)(scope, receive, send)

@@ -9,21 +9,31 @@ from typing import Final, Literal, get_args
 
 @dataclass(frozen=True, slots=True)
 class MetricSpec:
-    """One forecast metric: its contract name, unit and valid range."""
+    """One forecast metric: its contract name, unit and valid range.
+
+    ``lower`` and ``upper`` are the metric's range as stored and forecast (``upper`` None:
+    a rate without a natural bound, log-scaled by the model). ``limit`` is the largest
+    value ``POST /feed`` accepts: above it a value is refused (``out_of_range``); between
+    ``upper`` and ``limit`` it is stored as ``upper`` and counted as clamped (a bursting VM
+    reports up to about 200 % of its nominal CPU). Every limit is finite, so no accepted
+    value overflows the float32 the model computes in.
+    """
 
     name: str
     unit: str
     lower: float
     upper: float | None
     description: str
+    limit: float
 
 
 # The metric list is declared once here; models record it in their metadata.
 METRIC_SPECS: Final[tuple[MetricSpec, ...]] = (
-    MetricSpec("cpu_pct", "%", 0.0, 100.0, "CPU utilisation, percent of all cores"),
-    MetricSpec("mem_pct", "%", 0.0, 100.0, "memory in use, percent of total"),
-    MetricSpec("disk_io_mb_s", "MB/s", 0.0, None, "disk read + write throughput"),
-    MetricSpec("latency_ms", "ms", 0.0, None, "service or probe latency"),
+    MetricSpec("cpu_pct", "%", 0.0, 100.0, "CPU utilisation, percent of all cores", 200.0),
+    MetricSpec("mem_pct", "%", 0.0, 100.0, "memory in use, percent of total", 200.0),
+    # 1 TB/s and about 2.8 hours: far above any real server, far below float32's 3.4e38
+    MetricSpec("disk_io_mb_s", "MB/s", 0.0, None, "disk read + write throughput", 1e6),
+    MetricSpec("latency_ms", "ms", 0.0, None, "service or probe latency", 1e7),
 )
 METRICS: Final[tuple[str, ...]] = tuple(spec.name for spec in METRIC_SPECS)
 

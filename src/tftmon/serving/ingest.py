@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
@@ -14,14 +14,19 @@ from pydantic import TypeAdapter, ValidationError
 
 from tftmon.errors import MalformedBodyError, PayloadTooLargeError
 from tftmon.schemas import METRICS, STATES, FieldError, MetricRecord, RejectedRecord
+from tftmon.schemas.records import TIMESTAMP_RANGE, FeedRecord, RejectedField
+from tftmon.serving.batch_rows import clamp_to_range, merge_same_time
+from tftmon.serving.json_split import container_items, object_members
 from tftmon.store.columns import NO_STATE
 from tftmon.store.fleet import FleetStore, NewSamples
 from tftmon.timefmt import iso_z
 
 logger = logging.getLogger(__name__)
 
-_RECORDS = TypeAdapter(list[MetricRecord])
+_RECORDS = TypeAdapter(list[FeedRecord])
 _STATE_CODE: Final = {name: code for code, name in enumerate(STATES)}
+# fields a record is kept without when they are bad (its identity and one metric must be good)
+_DROPPABLE: Final = frozenset((*METRICS, "state", "profile"))
 
 # pydantic error types -> our stable reason codes (also the /metrics label values)
 _REASONS: Final = {
@@ -49,27 +54,77 @@ class FeedOutcome:
     rejected: list[RejectedRecord]
     closed_buckets: int
     new_servers: int
+    merged: int = 0
+    clamped: dict[str, int] = field(default_factory=dict)
+    fields_rejected: list[RejectedField] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableRecord:
+    """An item of a batch no JSON parser could read on its own (nesting too deep...)."""
+
+    message: str
+
+
+def _loads(text: bytes) -> Any:
+    """orjson, else the standard library (``NaN``, lone surrogates, > 64-bit integers)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def _read_item(body: bytes, span: tuple[int, int]) -> Any:
+    try:
+        return _loads(body[span[0] : span[1]])
+    except json.JSONDecodeError as exc:
+        raise MalformedBodyError(f"body is not valid JSON: {exc}", code="malformed_json") from exc
+    except (RecursionError, ValueError) as exc:  # too deep; an integer too long to read
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        return UnreadableRecord(f"the record could not be read: {why}"[:200])
+
+
+def _records_spans(body: bytes) -> list[tuple[int, int]] | dict[str, Any]:
+    """The spans of a batch's records; for an object other than ``{"records": [...]}``,
+    its keys (for the error message)."""
+    if body.lstrip()[:1] == b"[":
+        return container_items(body)
+    members = object_members(body, 0, len(body))
+    keys = {str(_loads(k)): span for k, span in members.items()}
+    if set(keys) != {"records"} or body[slice(*keys["records"])].lstrip()[:1] != b"[":
+        return keys
+    return container_items(body, *keys["records"])
+
+
+def _parse_items(body: bytes) -> Any:
+    """Read a body one record at a time: for bodies no parser reads as a whole."""
+    try:
+        spans = _records_spans(body)
+    except ValueError as exc:  # a key that is not a JSON string
+        raise MalformedBodyError(f"body is not valid JSON: {exc}", code="malformed_json") from exc
+    if isinstance(spans, dict):
+        return dict.fromkeys(spans)  # checked as an object by the caller
+    return [_read_item(body, span) for span in spans]
 
 
 def parse_body(body: bytes, max_batch: int) -> list[Any]:
     """Decode a ``/feed`` body: a JSON list of records or ``{"records": [...]}``.
 
     ``NaN`` and ``Infinity`` literals are decoded (and later refused per record), so one
-    bad number does not lose the rest of the batch.
+    bad number does not lose the rest of the batch. A record no parser can read (nested
+    deeper than about 1,000 levels, an integer of more than 4,300 digits) becomes an
+    ``UnreadableRecord``, refused on its own.
 
     Raises:
         MalformedBodyError: not JSON, or not one of the two accepted shapes.
         PayloadTooLargeError: more than ``max_batch`` records.
     """
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        try:
-            data = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise MalformedBodyError(
-                f"body is not valid JSON: {exc}", code="malformed_json"
-            ) from exc
+        data = _loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MalformedBodyError(f"body is not valid JSON: {exc}", code="malformed_json") from exc
+    except (RecursionError, ValueError):
+        data = _parse_items(body)
     if isinstance(data, dict):
         if set(data) != {"records"} or not isinstance(data["records"], list):
             raise MalformedBodyError(
@@ -95,6 +150,17 @@ def parse_body(body: bytes, max_batch: int) -> list[Any]:
     return data
 
 
+def _shown(value: Any) -> str:
+    """A value for a message: short, and encodable (no lone surrogate, no deep repr)."""
+    if isinstance(value, str):
+        text = repr(value[:61])
+    elif value is None or isinstance(value, bool | int | float):
+        text = repr(value) if not isinstance(value, int) or abs(value) < 10**30 else "a huge int"
+    else:
+        return f"a JSON {'object' if isinstance(value, dict) else type(value).__name__}"
+    return text if len(text) <= 60 else text[:60] + "..."
+
+
 def _field_errors(exc: ValidationError) -> dict[int, list[FieldError]]:
     """Errors of a list validation, grouped by record index."""
     out: dict[int, list[FieldError]] = {}
@@ -103,7 +169,9 @@ def _field_errors(exc: ValidationError) -> dict[int, list[FieldError]]:
         index = int(loc[0])
         fieldname = ".".join(str(p) for p in loc[1:])
         kind = err["type"]
-        if fieldname == "timestamp" and kind != "missing":
+        if kind == TIMESTAMP_RANGE:
+            reason = "out_of_range"
+        elif fieldname == "timestamp" and kind != "missing":
             reason = "bad_timestamp"
         elif fieldname == "server_name" and kind != "missing":
             reason = "bad_server_name"
@@ -115,36 +183,63 @@ def _field_errors(exc: ValidationError) -> dict[int, list[FieldError]]:
         if reason == "no_metric":
             message = message.removeprefix("Value error, ")
         elif kind != "missing" and "input" in err:
-            shown = repr(err["input"])
-            message += f" (got {shown[:60]}{'...' if len(shown) > 60 else ''})"
+            message += f" (got {_shown(err['input'])})"
         out.setdefault(index, []).append(
             FieldError(field=fieldname, reason=reason, message=message)
         )
     return out
 
 
+def _without(item: Any, errors: list[FieldError]) -> dict[str, Any] | None:
+    """``item`` without its bad optional fields, when what is left is still a record:
+    its identity valid and a metric left; else None."""
+    bad = {e.field for e in errors}
+    if not isinstance(item, dict) or not bad <= _DROPPABLE:
+        return None
+    kept = {k: v for k, v in item.items() if k not in bad}
+    if all(kept.get(m) is None for m in METRICS):
+        return None
+    return kept
+
+
 def validate_records(
     items: list[Any],
-) -> tuple[list[tuple[int, MetricRecord]], list[RejectedRecord]]:
-    """Validate each record on its own; returns the valid ones (with index) and the rejected."""
+) -> tuple[list[tuple[int, MetricRecord]], list[RejectedRecord], list[RejectedField]]:
+    """Validate each record on its own: the valid ones (with index), the rejected, and the
+    fields left out of records kept without them (a bad metric, state or profile)."""
     try:
-        return list(enumerate(_RECORDS.validate_python(items))), []
+        return list(enumerate(_RECORDS.validate_python(items))), [], []
     except ValidationError as exc:
         problems = _field_errors(exc)
-    good_index = [i for i in range(len(items)) if i not in problems]
-    good = _RECORDS.validate_python([items[i] for i in good_index])
+    for i, item in enumerate(items):
+        if isinstance(item, UnreadableRecord):
+            problems[i] = [FieldError(field="", reason="unreadable", message=item.message)]
+    trimmed: dict[int, Any] = {}
+    for i, errs in problems.items():
+        kept = _without(items[i], errs)
+        if kept is not None:
+            trimmed[i] = kept
+    good_index = sorted(i for i in range(len(items)) if i not in problems or i in trimmed)
+    good = _RECORDS.validate_python([trimmed.get(i, items[i]) for i in good_index])
     rejected = [
         RejectedRecord(index=i, server_name=_name_of(items[i]), errors=errs)
         for i, errs in sorted(problems.items())
+        if i not in trimmed
     ]
-    return list(zip(good_index, good, strict=True)), rejected
+    dropped = [
+        RejectedField(index=i, server_name=rec.server_name, **e.model_dump())
+        for i, rec in zip(good_index, good, strict=True)
+        if i in trimmed
+        for e in problems[i]
+    ]
+    return list(zip(good_index, good, strict=True)), rejected, dropped
 
 
 def _name_of(item: Any) -> str | None:
     if isinstance(item, dict):
         name = item.get("server_name")
-        if isinstance(name, str):
-            return name[:128]
+        if isinstance(name, str):  # a lone surrogate ("\\ud800") is shown escaped
+            return name[:128].encode("utf-8", "backslashreplace").decode("utf-8")
     return None
 
 
@@ -191,30 +286,58 @@ def to_columns(
     return batch, future
 
 
+_LATE: Final = (
+    "late",
+    "older than the server's open model step: its bucket is already closed "
+    "(send records in time order)",
+)
+_SERVER_LIMIT: Final = (
+    "server_limit",
+    "a new server past the most the daemon tracks (TFTMON_MAX_SERVERS): not stored",
+)
+
+
+def _refused(index: int, server_name: str, why: tuple[str, str]) -> RejectedRecord:
+    field_name = "timestamp" if why is _LATE else "server_name"
+    return RejectedRecord(
+        index=index,
+        server_name=server_name,
+        errors=[FieldError(field=field_name, reason=why[0], message=why[1])],
+    )
+
+
 def ingest(items: list[Any], fleet: FleetStore, now: datetime, max_future_s: float) -> FeedOutcome:
-    """Validate and store one batch; every record is accepted, a duplicate, or rejected."""
-    valid, rejected = validate_records(items)
+    """Validate and store one batch; every record is accepted, a duplicate, merged into
+    another of the batch, or rejected (``accepted + duplicates + merged + len(rejected)``
+    is ``len(items)``)."""
+    valid, rejected, fields_rejected = validate_records(items)
     batch, future = to_columns(valid, now, max_future_s)
     rejected.extend(future)
+    clamped = clamp_to_range(batch.values)
+    merged = merge_same_time(batch)
+    batch = merged.batch
+    fields_rejected.extend(merged.conflicts)
     result = fleet.append(batch)
-    if result.late:
+    refused = dict.fromkeys(result.late, _LATE) | dict.fromkeys(result.over_limit, _SERVER_LIMIT)
+    folded = 0
+    for row, members in merged.folded.items():
+        why = refused.get(int(batch.origin[row]))
+        if why is None:
+            folded += len(members)
+        else:
+            rejected.extend(_refused(index, batch.names[row], why) for index in members)
+    if refused:
         by_index = dict(zip(batch.origin.tolist(), batch.names, strict=True))
-        for index in result.late:
-            rejected.append(
-                RejectedRecord(
-                    index=index,
-                    server_name=by_index[index],
-                    errors=[
-                        FieldError(
-                            field="timestamp",
-                            reason="late",
-                            message="older than the server's open model step: its bucket is "
-                            "already closed (send records in time order)",
-                        )
-                    ],
-                )
-            )
+        rejected.extend(_refused(i, by_index[i], why) for i, why in refused.items())
     rejected.sort(key=lambda r: r.index)
+    fields_rejected.sort(key=lambda f: f.index)
     return FeedOutcome(
-        result.accepted, result.duplicates, rejected, result.closed_buckets, result.new_servers
+        accepted=result.accepted,
+        duplicates=result.duplicates + merged.repeats,
+        rejected=rejected,
+        closed_buckets=result.closed_buckets,
+        new_servers=result.new_servers,
+        merged=folded,
+        clamped=clamped,
+        fields_rejected=fields_rejected,
     )

@@ -27,6 +27,23 @@ class DaemonMetrics:
         self.records_rejected = Counter(
             "tftmon_records_rejected", "Records refused, by reason", ["reason"], registry=r
         )
+        self.fields_rejected = Counter(
+            "tftmon_fields_rejected",
+            "Fields left out of records stored without them, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.records_clamped = Counter(
+            "tftmon_records_clamped",
+            "Metric values above their range (cpu_pct, mem_pct up to 200) stored at its bound",
+            ["metric"],
+            registry=r,
+        )
+        self.records_merged = Counter(
+            "tftmon_records_merged",
+            "Records merged into an earlier record of their batch (same server and timestamp)",
+            registry=r,
+        )
         self.feed_requests = Counter(
             "tftmon_feed_requests", "POST /feed requests, by HTTP status", ["status"], registry=r
         )

@@ -12,7 +12,8 @@ from tftmon.api.deps import StateDep, protected_router
 from tftmon.api.errors import error_responses
 from tftmon.api.state import AppState
 from tftmon.errors import NoValidRecordsError, RequestError
-from tftmon.schemas import FeedResponse, MetricRecord
+from tftmon.schemas import FeedResponse
+from tftmon.schemas.records import FeedRecord
 from tftmon.serving.ingest import parse_body
 
 router = protected_router("ingest")
@@ -24,7 +25,7 @@ _BODY_DOC: dict[str, Any] = {
             "application/json": {
                 "schema": {
                     "oneOf": [
-                        {"type": "array", "items": MetricRecord.model_json_schema()},
+                        {"type": "array", "items": FeedRecord.model_json_schema()},
                         {
                             "type": "object",
                             "properties": {
@@ -47,7 +48,7 @@ def _process(body: bytes, state: AppState) -> FeedResponse:
     if not items:
         raise NoValidRecordsError("the batch holds no record", extra={"rejected": []})
     outcome = store_records(items, state)
-    if outcome.accepted == 0 and outcome.duplicates == 0:
+    if outcome.accepted == 0 and outcome.duplicates == 0 and outcome.merged == 0:
         raise NoValidRecordsError(
             f"none of the {len(items)} records could be stored; see 'rejected'",
             extra={"rejected": [r.model_dump() for r in outcome.rejected]},
@@ -58,6 +59,9 @@ def _process(body: bytes, state: AppState) -> FeedResponse:
         accepted=outcome.accepted,
         duplicates=outcome.duplicates,
         rejected=outcome.rejected,
+        merged=outcome.merged,
+        clamped=sum(outcome.clamped.values()),
+        fields_rejected=outcome.fields_rejected,
         servers_tracked=tracked,
         servers_ready=ready,
         warmup_complete=tracked > 0 and ready == tracked,
