@@ -58,6 +58,11 @@ def create_app(
         if not cfg.api_keys:
             logger.warning("TFTMON_ALLOW_NO_AUTH=true: the API is open to anyone who can reach it")
         daemon = await run_in_threadpool(build_daemon, cfg, forecaster)
+        supervisor = Supervisor(
+            lambda name: daemon.metrics.task_restarts.labels(name).inc(),
+            backoff_s=cfg.task_restart_backoff_s,
+            max_backoff_s=cfg.task_restart_backoff_max_s,
+        )
         state = AppState(
             settings=cfg,
             fleet=daemon.fleet,
@@ -70,18 +75,13 @@ def create_app(
             loop=asyncio.get_running_loop(),
             restore_seconds=daemon.restore_seconds,
             remote_write=daemon.remote_write,
+            health=supervisor,  # /health reads why the daemon is degraded
         )
         app.state.tftmon = state
         app.state.daemon = daemon  # for tests and benches; routes reach only ``state``
         if on_started is not None:
             on_started()
         daemon.fleet.max_servers = cfg.max_servers
-        supervisor = Supervisor(
-            lambda name: daemon.metrics.task_restarts.labels(name).inc(),
-            backoff_s=cfg.task_restart_backoff_s,
-            max_backoff_s=cfg.task_restart_backoff_max_s,
-        )
-        app.state.supervisor = supervisor  # /health reads why the daemon is degraded
         for store in (daemon.fleet.history, daemon.alert_store):
             store.on_error(lambda label, op: daemon.metrics.store_errors.labels(label, op).inc())
             supervisor.watch_store(store)

@@ -63,6 +63,12 @@ class DriftView(Protocol):
     def document(self) -> dict[str, Any]: ...
 
 
+class HealthView(Protocol):
+    """Why the daemon is degraded now (failing store writes, restarting loops)."""
+
+    def reasons(self) -> list[str]: ...
+
+
 @dataclass(slots=True)
 class AppState:
     """What the running app holds."""
@@ -79,3 +85,4 @@ class AppState:
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     restore_seconds: float = 0.0
     remote_write: RemoteWriteConverter | None = None  # POST /api/v1/write
+    health: HealthView | None = None  # GET /health

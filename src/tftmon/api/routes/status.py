@@ -7,7 +7,7 @@ recovers on its own (a store that has space again, a loop that restarts); alert 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from tftmon import __version__
 from tftmon.api.deps import StateDep, protected_router
@@ -25,10 +25,9 @@ def get_status(state: StateDep) -> StatusResponse:
 
 
 @open_router.get("/health", response_model=HealthResponse)
-def health(state: StateDep, request: Request) -> HealthResponse:
+def health(state: StateDep) -> HealthResponse:
     """Liveness; "degraded" (still 200) with reasons while a store or a loop fails."""
-    supervisor = getattr(request.app.state, "supervisor", None)
-    reasons = supervisor.reasons() if supervisor is not None else []
+    reasons = state.health.reasons() if state.health is not None else []
     return HealthResponse(
         status="degraded" if reasons else "ok",
         reasons=reasons,
