@@ -42,59 +42,83 @@ class Merged:
     conflicts: list[RejectedField] = field(default_factory=list)
 
 
+def _first_per_group(leader: np.ndarray, has: np.ndarray, n: int) -> np.ndarray:
+    """Per leader row: the first row of its group (batch order) where ``has``; ``n`` if none."""
+    first = np.full(n, n, dtype=np.int64)
+    rows = np.flatnonzero(has)
+    np.minimum.at(first, leader[rows], rows)
+    return first
+
+
 def merge_same_time(batch: NewSamples) -> Merged:
     """Fold each row into the first row of the batch with the same server and timestamp.
 
     A later row fills the metrics (and state, profile) the first lacks; a metric both
     have with different values keeps the first value and the later one is reported as a
-    ``conflict``. A later row that brings nothing new is a repeat (counted a duplicate,
-    as before). Rows keep the batch order of their first record.
+    ``conflict``. A later row that brings no metric is a repeat (counted a duplicate, as
+    before). Rows keep the batch order of their first record.
     """
+    n = len(batch.names)
     first: dict[tuple[str, int], int] = {}
-    later: list[tuple[int, int]] = []
-    for row, key in enumerate(zip(batch.names, batch.ts_ms.tolist(), strict=True)):
-        seen = first.setdefault(key, row)
-        if seen != row:
-            later.append((seen, row))
-    if not later:
-        return Merged(batch)
-    values, state, profiles = batch.values.copy(), batch.state.copy(), list(batch.profiles)
-    out = Merged(batch)
-    for into, row in later:
-        mine, theirs = values[into], values[row]
-        new = np.isnan(mine) & ~np.isnan(theirs)
-        clash = ~np.isnan(mine) & ~np.isnan(theirs) & (mine != theirs)
-        mine[new] = theirs[new]
-        if state[into] == NO_STATE:
-            state[into] = state[row]
-        profiles[into] = profiles[into] or profiles[row]
-        index, kept_by = int(batch.origin[row]), int(batch.origin[into])
-        for j in np.flatnonzero(clash):
-            out.conflicts.append(
-                RejectedField(
-                    index=index,
-                    server_name=batch.names[row],
-                    field=METRICS[j],
-                    reason="conflict",
-                    message=f"{theirs[j]:g} differs from {mine[j]:g} in record {kept_by} of "
-                    "the same server and timestamp; the first value is kept",
-                )
-            )
-        if new.any():
-            out.folded.setdefault(into, []).append(index)
-        else:
-            out.repeats += 1
-    keep = np.ones(len(batch.names), dtype=bool)
-    keep[[row for _, row in later]] = False
-    rows = np.flatnonzero(keep)
-    out.batch = NewSamples(
-        origin=batch.origin[rows],
-        names=[batch.names[i] for i in rows],
-        profiles=[profiles[i] for i in rows],
-        ts_ms=batch.ts_ms[rows],
-        values=values[rows],
-        state=state[rows],
+    leader = np.fromiter(
+        (
+            first.setdefault(key, row)
+            for row, key in enumerate(zip(batch.names, batch.ts_ms.tolist(), strict=True))
+        ),
+        dtype=np.int64,
+        count=n,
     )
-    row_of = {int(r): n for n, r in enumerate(rows)}
-    out.folded = {row_of[r]: members for r, members in out.folded.items()}
+    if len(first) == n:
+        return Merged(batch)
+    rows = np.arange(n)
+    values, state, profiles = batch.values.copy(), batch.state.copy(), list(batch.profiles)
+    later = leader != rows
+    grouped = later | np.isin(rows, leader[later])  # rows of groups of two or more
+    brought = np.zeros(n, dtype=bool)  # a later row supplies some metric of its group
+    out = Merged(batch)
+    clashes: list[tuple[int, int, float]] = []
+    for j in range(values.shape[1]):
+        has = grouped & ~np.isnan(values[:, j])
+        if not has.any():
+            continue
+        winner = _first_per_group(leader, has, n)
+        lead_rows = np.flatnonzero(winner < n)
+        values[lead_rows, j] = values[winner[lead_rows], j]
+        brought[winner[lead_rows]] = True
+        kept = values[leader, j]
+        for clash in np.flatnonzero(has & later & (values[:, j] != kept)).tolist():
+            clashes.append((clash, j, float(kept[clash])))
+    state_from = _first_per_group(leader, grouped & (state != NO_STATE), n)
+    lead_rows = np.flatnonzero(state_from < n)
+    state[lead_rows] = state[state_from[lead_rows]]
+    for later_row in np.flatnonzero(later).tolist():
+        lead = int(leader[later_row])
+        profiles[lead] = profiles[lead] or profiles[later_row]
+    for at, j, kept_value in sorted(clashes):
+        out.conflicts.append(
+            RejectedField(
+                index=int(batch.origin[at]),
+                server_name=batch.names[at],
+                field=METRICS[j],
+                reason="conflict",
+                message=f"{batch.values[at, j]:g} differs from {kept_value:g} in record "
+                f"{int(batch.origin[leader[at]])} of the same server and timestamp; the "
+                "first value is kept",
+            )
+        )
+    folded_rows = np.flatnonzero(later & brought)
+    out.repeats = int(later.sum()) - len(folded_rows)
+    keep = np.flatnonzero(~later)
+    row_of = np.full(n, -1, dtype=np.int64)
+    row_of[keep] = np.arange(len(keep))
+    for folded in folded_rows.tolist():
+        out.folded.setdefault(int(row_of[leader[folded]]), []).append(int(batch.origin[folded]))
+    out.batch = NewSamples(
+        origin=batch.origin[keep],
+        names=[batch.names[i] for i in keep],
+        profiles=[profiles[i] for i in keep],
+        ts_ms=batch.ts_ms[keep],
+        values=values[keep],
+        state=state[keep],
+    )
     return out
