@@ -14,6 +14,7 @@
           ├── PayloadTooLargeError  too many records or bytes (413)
           ├── NoValidRecordsError   a batch in which no record could be stored (422)
           ├── AuthError             missing or unknown API key (401)
+          ├── ForbiddenError        a valid key without the route's scope (403)
           ├── NotFoundError         an unknown server or resource (404)
           └── ModelReloadError      a model reload that failed; the old model stays (409)
 
@@ -112,6 +113,13 @@ class AuthError(RequestError):
 
     status_code = 401
     code = "unauthorized"
+
+
+class ForbiddenError(RequestError):
+    """A valid API key without the scope the route needs."""
+
+    status_code = 403
+    code = "forbidden"
 
 
 class NotFoundError(RequestError):

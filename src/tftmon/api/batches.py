@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 
 from tftmon.api.state import AppState
-from tftmon.errors import PayloadTooLargeError
+from tftmon.errors import MalformedBodyError, PayloadTooLargeError
 from tftmon.serving.ingest import FeedOutcome, ingest
 
 
@@ -20,6 +21,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 
     Raises:
         PayloadTooLargeError: the body is over ``limit`` bytes.
+        MalformedBodyError: the client disconnected before the whole body came.
     """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -28,13 +30,21 @@ async def read_body(request: Request, limit: int) -> bytes:
         )
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(
-                f"body exceeds {limit} bytes (TFTMON_MAX_BODY_BYTES): split the batch"
-            )
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLargeError(
+                    f"body exceeds {limit} bytes (TFTMON_MAX_BODY_BYTES): split the batch"
+                )
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # the sender left (or was cut off by the body read timeout) mid-body: nothing was
+        # stored; an ordinary 4xx, not an unhandled error with a traceback in the log
+        raise MalformedBodyError(
+            f"the client disconnected after {size} bytes of the body; nothing was stored",
+            code="incomplete_body",
+        ) from None
     return b"".join(chunks)
 
 

@@ -9,27 +9,16 @@ keys (SIGHUP, a changed ``.env``) applies to the next request. Each router needs
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 
 from tftmon.api.errors import error_responses
 from tftmon.api.state import AppState
-from tftmon.errors import AuthError, RequestError
+from tftmon.errors import AuthError, ForbiddenError
 from tftmon.keys import KeyRing
-from tftmon.schemas import ErrorResponse
 
 _TAG_SCOPES: Final = {"ingest": "ingest", "admin": "admin"}
-_FORBIDDEN_DOC: Final[dict[int | str, dict[str, Any]]] = {
-    403: {"model": ErrorResponse, "description": "key without the route's scope (code forbidden)"}
-}
-
-
-class ForbiddenError(RequestError):
-    """A valid API key without the scope the route needs."""
-
-    status_code = 403
-    code = "forbidden"
 
 
 def get_state(request: Request) -> AppState:
@@ -101,7 +90,7 @@ def protected_router(tag: str, *, bearer: bool = False, scope: str | None = None
     ``ingest``, ``admin`` or else ``read``; ``bearer``: or a bearer token), with the 401,
     403 and 422 answers documented in the one error shape."""
     needed = scope or _TAG_SCOPES.get(tag, "read")
-    responses: dict[int | str, dict[str, Any]] = {**error_responses(401, 422), **_FORBIDDEN_DOC}
+    responses = error_responses(401, 403, 422)
     return APIRouter(
         tags=[tag], dependencies=[Depends(require_key(needed, bearer=bearer))], responses=responses
     )

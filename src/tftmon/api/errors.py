@@ -26,6 +26,7 @@ FEED_PATHS: Final = ("/feed", "/feed/data")
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "the body is not JSON (code malformed_json)",
     401: "missing or invalid API key (code unauthorized)",
+    403: "a valid key without the route's scope (code forbidden)",
     404: "no such server or route (code not_found)",
     409: "the model did not load; the old one still serves (code reload_failed)",
     413: "body or batch too large (code payload_too_large)",

@@ -39,7 +39,7 @@ _BODY_DOC: dict[str, Any] = {
         },
     }
 }
-_ERRORS = error_responses(400, 413)
+_ERRORS = error_responses(400, 413, 503)
 
 
 def _process(body: bytes, state: AppState) -> FeedResponse:
