@@ -99,8 +99,8 @@ def test_overrides_with_transforms_and_epoch_timestamps() -> None:
             "cpu_pct: not a number (str)",
         ),
         (
-            {"timestamp": "2026-11-26T10:00:00Z", "server_name": "a", "cpu_pct": 140.0},
-            "cpu_pct: Input should be less than or equal to 100",
+            {"timestamp": "2026-11-26T10:00:00Z", "server_name": "a", "cpu_pct": 250.0},
+            "cpu_pct: Input should be less than or equal to 200",
         ),
         ({"timestamp": "yesterday", "server_name": "a", "cpu_pct": 1.0}, "timestamp: "),
         (

@@ -22,6 +22,7 @@ from tftmon.schemas.metrics import (
 )
 from tftmon.schemas.records import (
     ErrorResponse,
+    FeedRecord,
     FeedResponse,
     FieldError,
     MetricRecord,
@@ -63,6 +64,7 @@ __all__ = [
     "DriftStatusResponse",
     "Environment",
     "ErrorResponse",
+    "FeedRecord",
     "FeedResponse",
     "FieldError",
     "HealthResponse",
