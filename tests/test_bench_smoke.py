@@ -62,3 +62,10 @@ def test_bench_remote_write_quick() -> None:
     out = run_script("bench/remote_write.py", "--quick", timeout=120, check=True).stdout
     assert "[1] POST /feed: 200 records" in out and "-> 200 records stored" in out
     assert "samples dropped: none" in out and "ratio" in out
+
+
+def test_bench_retrain_memory_quick() -> None:
+    out = run_script("bench/retrain_memory.py", "--quick", timeout=120, check=True).stdout
+    assert "[1] retraining's history read: 50 servers" in out
+    assert "server by server" in out and "whole table (baseline)" in out
+    assert out.count("ratio") >= 3

@@ -217,7 +217,12 @@ def time_series_dataset(
 
 
 def fleet_from_history(data_dir: Path, step_seconds: int) -> BucketedFleet:
-    """The bucket tier of a daemon's history store (what the daemon's windows restore from)."""
+    """The bucket tier of a daemon's history store (what the daemon's windows restore from).
+
+    Read server by server: each read holds one server's buckets as SQLite rows for a moment,
+    so peak memory is the dense training arrays plus one server's rows, not the whole table
+    as Python tuples (about 400 bytes per bucket).
+    """
     from tftmon.store.history import HistoryStore
 
     path = data_dir / "history.sqlite3"
@@ -225,27 +230,30 @@ def fleet_from_history(data_dir: Path, step_seconds: int) -> BucketedFleet:
         raise ConfigError(f"{path}: no history store")
     store = HistoryStore(path, METRICS, step_seconds)
     store.open()
+    names, profiles, firsts, series = [], [], [], []
+    seen = np.zeros(len(METRICS), dtype=bool)
     try:
-        servers = store.servers()
-        rows = store.read_buckets(None, 0)
+        for server in store.servers():
+            rows = store.read_buckets(server.server_id, 0)
+            if len(rows) == 0:
+                continue
+            buckets = rows.bucket
+            dense = np.full((int(buckets[-1] - buckets[0]) + 1, len(METRICS)), np.nan)
+            dense[buckets - buckets[0]] = rows.mean
+            seen |= ~np.isnan(rows.mean).all(axis=0)
+            names.append(server.name)
+            profiles.append(server.profile)
+            firsts.append(int(buckets[0]))
+            series.append(dense)
     finally:
         store.close()
-    present = tuple(m for j, m in enumerate(METRICS) if (~np.isnan(rows.mean[:, j])).any())
+    present = tuple(m for j, m in enumerate(METRICS) if seen[j])
     if not present:
         raise ConfigError(f"{path}: no closed bucket holds any metric")
-    keep = [METRICS.index(m) for m in present]
-    names, profiles, firsts, series = [], [], [], []
-    for server in servers:
-        mine = rows.server == server.server_id
-        if not mine.any():
-            continue
-        buckets = rows.bucket[mine]
-        dense = np.full((int(buckets[-1] - buckets[0]) + 1, len(present)), np.nan)
-        dense[buckets - buckets[0]] = rows.mean[mine][:, keep]
-        names.append(server.name)
-        profiles.append(server.profile)
-        firsts.append(int(buckets[0]))
-        series.append(dense)
+    if len(present) < len(METRICS):
+        keep = [METRICS.index(m) for m in present]
+        for i, dense in enumerate(series):  # one copy at a time, not a second fleet
+            series[i] = np.ascontiguousarray(dense[:, keep])
     return BucketedFleet(
         names, profiles, np.asarray(firsts, np.int64), series, present, step_seconds
     )
