@@ -24,6 +24,8 @@ FOUNDATION = {
     "tftmon.timefmt",
     "tftmon.windows",
     "tftmon.keys",
+    "tftmon.fileio",
+    "tftmon.retry",
 }
 
 # part -> the parts it may import besides the foundation and itself

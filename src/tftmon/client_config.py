@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Final
 
-from tftmon.keys import ENV_VAR, read_env_file, read_keys, split_spec
+from tftmon.keys import ENV_VAR, keys_of, read_env_file
 
 DEFAULT_PORT: Final = "8000"
 
@@ -39,8 +39,6 @@ def client_settings(url: str | None) -> tuple[str, str | None]:
     base = url or setting("TFTMON_DAEMON_URL") or f"http://127.0.0.1:{port}"
     key = setting("TFTMON_API_KEY")
     if not key:
-        keys = read_keys(Path(".env")) or [
-            split_spec(k)[0] for k in os.environ.get(ENV_VAR, "").split(",") if k.strip()
-        ]
-        key = keys[-1].strip() if keys else None
+        keys = keys_of(dotenv.get(ENV_VAR, "")) or keys_of(os.environ.get(ENV_VAR, ""))
+        key = keys[-1] if keys else None
     return base, key

@@ -14,7 +14,6 @@ so nothing is lost and the backlog is sent once the key is fixed.
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import threading
 import time
@@ -26,6 +25,7 @@ import orjson
 
 from tftmon.client import TftmonClient
 from tftmon.errors import DaemonResponseError, DaemonUnavailableError
+from tftmon.fileio import atomic_write_bytes
 from tftmon.timefmt import now_z
 
 logger = logging.getLogger(__name__)
@@ -64,12 +64,7 @@ class Spool:
         """Store a batch durably (written to a temporary name, fsynced, then renamed)."""
         path = self.folder / f"{self._seq:012d}.json"
         self._seq += 1
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as handle:
-            handle.write(orjson.dumps(records))
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
+        atomic_write_bytes(path, orjson.dumps(records))
         self._enforce_bounds()
         return path
 

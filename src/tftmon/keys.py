@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import os
 import re
 import secrets
 import threading
@@ -23,6 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+
+from tftmon.fileio import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -54,15 +55,24 @@ def read_env_file(env_file: Path) -> dict[str, str]:
     return values
 
 
+def key_specs(value: str) -> list[str]:
+    """The entries of a ``TFTMON_API_KEYS`` value, scopes included (newest last)."""
+    return [k.strip() for k in value.split(",") if k.strip()]
+
+
+def keys_of(value: str) -> list[str]:
+    """The keys of a ``TFTMON_API_KEYS`` value as a client sends them (no scopes)."""
+    return [split_spec(spec)[0] for spec in key_specs(value)]
+
+
 def read_key_specs(env_file: Path) -> list[str]:
     """The entries of ``TFTMON_API_KEYS`` in ``env_file``, scopes included (newest last)."""
-    value = read_env_file(env_file).get(ENV_VAR, "")
-    return [k.strip() for k in value.split(",") if k.strip()]
+    return key_specs(read_env_file(env_file).get(ENV_VAR, ""))
 
 
 def read_keys(env_file: Path) -> list[str]:
     """The keys in ``env_file`` as a client sends them (no scopes; newest last)."""
-    return [split_spec(spec)[0] for spec in read_key_specs(env_file)]
+    return keys_of(read_env_file(env_file).get(ENV_VAR, ""))
 
 
 def split_spec(spec: str) -> tuple[str, str | None]:
@@ -119,7 +129,8 @@ def check_spec(spec: str) -> tuple[str, frozenset[str]]:
     return key, parsed
 
 
-def _digest(text: str) -> bytes:
+def key_digest(text: str) -> bytes:
+    """The SHA-256 digest by which a key is compared and known (never the key itself)."""
     return hashlib.sha256(text.encode()).digest()
 
 
@@ -141,7 +152,7 @@ class KeyRing:
 
     @staticmethod
     def _build(specs: Sequence[str]) -> tuple[_Entry, ...]:
-        return tuple(_Entry(_digest(key), scopes) for key, scopes in map(check_spec, specs))
+        return tuple(_Entry(key_digest(key), scopes) for key, scopes in map(check_spec, specs))
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -152,7 +163,7 @@ class KeyRing:
         Compared in constant time with every key, without stopping at a match, and as
         SHA-256 digests, so timing tells neither which key matched nor a key's length.
         """
-        digest = _digest(candidate)
+        digest = key_digest(candidate)
         found: frozenset[str] | None = None
         for entry in self._entries:
             if secrets.compare_digest(digest, entry.digest):
@@ -239,13 +250,7 @@ class KeyWatcher:
 
 
 def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    tmp.replace(path)
-    path.chmod(0o600)
+    atomic_write_text(path, text, mode=0o600)
 
 
 def write_keys(env_file: Path, keys: list[str]) -> None:

@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Final, Generic, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -32,9 +32,11 @@ from tftmon.errors import (
     SourceError,
     field_problems,
 )
+from tftmon.retry import Backoff
 
 logger = logging.getLogger(__name__)
 
+MAX_RETRY_WAIT_S: Final = 60.0  # the longest wait of the poll loop after a failure
 SourceT = TypeVar("SourceT", bound=BaseModel)
 
 
@@ -290,19 +292,21 @@ class BaseAdapter(ABC, Generic[SourceT]):
     def run(self, stop: threading.Event, interval_s: float | None = None) -> None:
         """Poll until ``stop`` is set; source and daemon faults are retried with backoff."""
         interval = interval_s or self.config.interval_s
+        # 2, 4, 8 ... s after consecutive failures, never past the interval nor a minute
+        backoff = Backoff(initial_s=2.0, cap_s=min(interval, MAX_RETRY_WAIT_S), jitter=0.0)
         failures = 0
         while not stop.is_set():
             try:
                 report = self.poll(stop=stop)
             except (SourceError, DaemonUnavailableError) as exc:
                 failures += 1
-                wait = min(interval, 2.0**failures, 60.0)
+                wait = backoff.delay(failures - 1)
                 logger.warning("%s; position kept, retrying in %.0f s", exc, wait)
             except ConfigError:
                 raise
             except Exception:  # a bug must not end a long-running adapter silently
                 failures += 1
-                wait = min(interval, 2.0**failures, 60.0)
+                wait = backoff.delay(failures - 1)
                 logger.exception("poll failed; retrying in %.0f s", wait)
             else:
                 failures = 0

@@ -12,13 +12,13 @@ and the daemon drops the duplicates.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from tftmon.fileio import atomic_write_bytes
 from tftmon.timefmt import now_z
 
 logger = logging.getLogger(__name__)
@@ -83,25 +83,6 @@ class CheckpointFile:
     def save(self, checkpoint: Checkpoint) -> Checkpoint:
         """Write ``checkpoint`` durably; returns it with ``updated_at`` filled in."""
         stamped = Checkpoint(**{**asdict(checkpoint), "updated_at": now_z()})
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        with tmp.open("wb") as handle:
-            handle.write(orjson.dumps(asdict(stamped), option=orjson.OPT_INDENT_2))
-            handle.flush()
-            os.fsync(handle.fileno())
-        if self.path.exists():
-            self.path.replace(self.previous)
-        tmp.replace(self.path)
-        _fsync_dir(self.path.parent)
+        data = orjson.dumps(asdict(stamped), option=orjson.OPT_INDENT_2)
+        atomic_write_bytes(self.path, data, mode=0o644, backup=self.previous)
         return stamped
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # Windows cannot open a directory; its renames are durable enough
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -2,9 +2,10 @@
 
 Notifications never block ingest or inference: the inference thread hands events to a
 ``NotificationDispatcher``, whose own thread sends them with retries (exponential backoff
-with jitter) and drops the oldest batch, with an error in the log, when its bounded queue
-is full. With a ``NotificationLog`` (the alert store) each notifier's newest delivered
-event id is kept, and ``resume`` re-sends what a previous run did not deliver.
+with jitter from ``tftmon.retry``, at most a minute apart) and drops the oldest batch, with
+an error in the log, when its bounded queue is full. With a ``NotificationLog`` (the alert
+store) each notifier's newest delivered event id is kept, and ``resume`` re-sends what a
+previous run did not deliver.
 
 Alertmanager identifies an alert by its label set, and ``severity`` is a label: each cycle
 sends every open alert (it expects them re-sent, and resolves those it stops hearing
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +25,8 @@ from typing import Any, Final, Protocol
 from urllib.parse import urlencode
 
 import httpx
+
+from tftmon.retry import Backoff, retry_call
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ class WebhookNotifier:
 
 
 DEFAULT_DASHBOARD_URL: Final = "http://127.0.0.1:8501"
+MAX_BACKOFF_S: Final = 60.0  # the longest wait between two attempts of one delivery
 
 
 def dashboard_link(dashboard_url: str, server: str) -> str:
@@ -198,6 +201,7 @@ class NotificationDispatcher:
         self.log = log
         self.retries = retries
         self.backoff_s = backoff_s
+        self._backoff = Backoff(initial_s=backoff_s, cap_s=max(backoff_s, MAX_BACKOFF_S))
         self.sent = 0
         self.failed = 0
         self._queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=max_queue)
@@ -279,24 +283,23 @@ class NotificationDispatcher:
     def _deliver(
         self, notifier: Notifier, events: list[dict[str, Any]], active: list[dict[str, Any]]
     ) -> bool:
-        for attempt in range(self.retries + 1):
-            try:
-                notifier.send(events, active)
-                self.sent += 1
-                return True
-            except (httpx.HTTPError, OSError) as exc:
-                if attempt == self.retries:
-                    self.failed += 1
-                    logger.error(
-                        "%s notification failed after %d attempts: %s",
-                        notifier.name,
-                        attempt + 1,
-                        exc,
-                    )
-                    return False
-                wait = self.backoff_s * 2**attempt * random.uniform(0.5, 1.0)
-                logger.warning(
-                    "%s notification failed (%s); retrying in %.1f s", notifier.name, exc, wait
-                )
-                self._sleep(wait)
-        return False
+        try:
+            retry_call(
+                lambda: notifier.send(events, active),
+                retries=self.retries,
+                backoff=self._backoff,
+                retry_on=(httpx.HTTPError, OSError),
+                sleep=self._sleep,
+                what=f"{notifier.name} notification",
+            )
+        except (httpx.HTTPError, OSError) as exc:
+            self.failed += 1
+            logger.error(
+                "%s notification failed after %d attempts: %s",
+                notifier.name,
+                self.retries + 1,
+                exc,
+            )
+            return False
+        self.sent += 1
+        return True

@@ -16,6 +16,7 @@ from tftmon.cli.common import setup_logging
 from tftmon.cli.extras import missing_module
 from tftmon.client_config import client_settings
 from tftmon.errors import ClientError, ConfigError, SourceError
+from tftmon.fileio import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +141,5 @@ def _detach(log_file: Path, pid_file: Path) -> None:
     os.dup2(null, 0)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
-    tmp = pid_file.with_name(f"{pid_file.name}.{os.getpid()}.tmp")
-    tmp.write_text(f"{os.getpid()}\n", encoding="utf-8")
-    tmp.replace(pid_file)  # whoever reads the PID file never sees it half written
+    # whoever reads the PID file never sees it half written
+    atomic_write_text(pid_file, f"{os.getpid()}\n", mode=0o644)

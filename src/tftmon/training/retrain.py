@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tftmon.errors import ConfigError
+from tftmon.fileio import atomic_write_text
 from tftmon.forecast import Forecaster
 from tftmon.forecast.artifacts import METADATA, latest_version, weights_path
 from tftmon.forecast.registry import install, promote, prune, registry_lock
@@ -307,6 +308,4 @@ def _annotate(
         "origins": outcome.report.get("origins"),
         "promoted": outcome.promoted,
     }
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(meta, indent=2, sort_keys=True) + "\n", mode=0o644)
