@@ -1,13 +1,14 @@
 """The one HTTP client of the daemon's API (httpx), used by adapters, generator, dashboard.
 
-Transport errors and 5xx answers are retried with exponential backoff and jitter; a 4xx
-answer is raised at once as ``DaemonResponseError`` (sending it again would not help).
+Transport errors, 5xx answers and 429 ``rate_limited`` are retried with exponential backoff
+and jitter (``tftmon.retry.Backoff``); an answer with ``Retry-After`` (429, 503) is waited
+for as long as it asks, up to ``max_backoff_s``. Any other 4xx answer is raised at once as
+``DaemonResponseError`` (sending it again would not help).
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -16,10 +17,12 @@ from typing import Any
 import httpx
 
 from tftmon.errors import DaemonResponseError, DaemonUnavailableError
+from tftmon.retry import Backoff
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+RETRIED_4XX = frozenset({429})  # rate limited: the same request succeeds later
 
 
 class TftmonClient:
@@ -29,9 +32,9 @@ class TftmonClient:
         base_url: the daemon, e.g. ``http://127.0.0.1:8000``.
         api_key: sent as ``X-API-Key``.
         timeout: seconds per attempt.
-        retries: attempts after the first for transport errors and 5xx answers.
+        retries: attempts after the first for transport errors, 5xx and 429 answers.
         backoff_s: first wait between attempts; doubles each time, with jitter.
-        max_backoff_s: the longest wait.
+        max_backoff_s: the longest wait (also of a ``Retry-After`` the daemon asks for).
         transport: an httpx transport (tests inject one); default: the network.
         sleep: how to wait (tests inject one).
     """
@@ -56,6 +59,7 @@ class TftmonClient:
         self.retries = retries
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
+        self._backoff = Backoff(initial_s=backoff_s, cap_s=max_backoff_s)
         self._sleep = sleep
 
     def __enter__(self) -> TftmonClient:
@@ -161,6 +165,7 @@ class TftmonClient:
     def _request(self, method: str, path: str, *, text: bool = False, **kwargs: Any) -> Any:
         attempt = 0
         while True:
+            asked: float | None = None
             try:
                 response = self._http.request(method, path, **kwargs)
             except httpx.TransportError as exc:
@@ -168,18 +173,32 @@ class TftmonClient:
             else:
                 if response.status_code < 400:
                     return response.text if text else response.json()
-                if response.status_code < 500:
+                if response.status_code < 500 and response.status_code not in RETRIED_4XX:
                     raise _response_error(response)
                 problem = f"HTTP {response.status_code}"
+                asked = retry_after_s(response)
             if attempt >= self.retries:
                 raise DaemonUnavailableError(
                     f"{method} {self.base_url}{path} failed after {attempt + 1} attempts: {problem}"
                 )
-            wait = min(self.max_backoff_s, self.backoff_s * 2**attempt)
-            wait *= random.uniform(0.5, 1.0)  # jitter: senders do not retry in lockstep
+            wait = self._backoff.delay(attempt)
+            if asked is not None:  # the daemon said when: no sooner, and no later than the cap
+                wait = min(self.max_backoff_s, max(asked, wait))
             logger.warning("%s %s: %s; retrying in %.1f s", method, path, problem, wait)
             self._sleep(wait)
             attempt += 1
+
+
+def retry_after_s(response: httpx.Response) -> float | None:
+    """The seconds of a ``Retry-After: <seconds>`` header (None: absent or an HTTP date)."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
 
 
 def _response_error(response: httpx.Response) -> DaemonResponseError:

@@ -16,6 +16,7 @@
           ├── AuthError             missing or unknown API key (401)
           ├── ForbiddenError        a valid key without the route's scope (403)
           ├── NotFoundError         an unknown server or resource (404)
+          ├── RateLimitedError      a key past its request rate (429, ``Retry-After``)
           └── ModelReloadError      a model reload that failed; the old model stays (409)
 
 Every ``RequestError`` carries an HTTP status and a stable machine-readable ``code``;
@@ -134,3 +135,15 @@ class ModelReloadError(RequestError):
 
     status_code = 409
     code = "reload_failed"
+
+
+class RateLimitedError(RequestError):
+    """An API key sent more requests than its rate allows; ``retry_after_s`` is the wait
+    until the next one is accepted (sent as ``Retry-After``)."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     api_keys_file: Path | None = None
     allow_no_auth: bool = False
+    # requests per second and burst per API key (api/deps.py): ingest routers, and the
+    # read and admin routers; 0 per second: no limit
+    rate_limit_ingest_per_s: float = Field(1000.0, ge=0)
+    rate_limit_ingest_burst: int = Field(2000, ge=1)
+    rate_limit_read_per_s: float = Field(50.0, ge=0)
+    rate_limit_read_burst: int = Field(100, ge=1)
     # HTTP limits (cli/http_limits.py): request head size, seconds to send the head (also
     # between requests) and the body, open connections plus requests in progress (0: none)
     http_max_head_bytes: int = Field(64 * 1024, ge=4096)

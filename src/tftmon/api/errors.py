@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tftmon.errors import AuthError, RequestError, StoreError, field_problems
+from tftmon.errors import AuthError, RateLimitedError, RequestError, StoreError, field_problems
 from tftmon.schemas import ErrorResponse
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,8 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     404: "no such server or route (code not_found)",
     409: "the model did not load; the old one still serves (code reload_failed)",
     413: "body or batch too large (code payload_too_large)",
+    429: "the API key is past its request rate; retry after Retry-After seconds "
+    "(code rate_limited)",
     503: "the store could not read or write; retry after Retry-After seconds "
     "(code store_unavailable)",
     422: "invalid request (code invalid_request, with errors), a body that is not a list of "
@@ -71,7 +73,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestError)
     async def _request_error(request: Request, exc: RequestError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "ApiKey"} if isinstance(exc, AuthError) else None
+        headers: dict[str, str] | None = None
+        if isinstance(exc, AuthError):
+            headers = {"WWW-Authenticate": "ApiKey"}
+        elif isinstance(exc, RateLimitedError):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         body = error_body(exc.detail, exc.code, **exc.extra)
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
 

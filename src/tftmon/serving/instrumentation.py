@@ -109,6 +109,12 @@ class DaemonMetrics:
             ["task"],
             registry=r,
         )
+        self.requests_rate_limited = Counter(
+            "tftmon_requests_rate_limited",
+            "Requests refused 429 because their API key was past its rate, by scope",
+            ["scope"],
+            registry=r,
+        )
 
     def watch_drift(self, document: Callable[[], dict[str, Any]]) -> None:
         """Export live forecast scores and drift gauges read from ``document()`` at scrape."""
