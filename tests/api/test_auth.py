@@ -91,7 +91,7 @@ def test_short_keys_are_refused(tmp_path: Path) -> None:
 
 
 def _needed_scope(method: str, path: str) -> str:
-    if path.startswith("/admin/"):
+    if path.startswith("/admin/") or method == "DELETE":  # DELETE /servers/{name}
         return "admin"
     if method == "POST":  # /feed, /feed/data, /api/v1/write
         return "ingest"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -23,10 +24,23 @@ class AlertFlow:
         self.tracker = tracker or AlertTracker()
         self.dispatcher = dispatcher or NotificationDispatcher([])
 
-    def apply(self, candidates: list[dict[str, Any]], at: datetime) -> list[dict[str, Any]]:
-        """Every candidate of a cycle, hold-only ones too; returns the events it caused."""
-        events = self.tracker.update(candidates, at)
+    def apply(
+        self, candidates: list[dict[str, Any]], at: datetime, stale: Collection[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Every candidate of a cycle, hold-only ones too; the open alerts of ``stale``
+        servers resolve (reason ``stale``). Returns the events it caused."""
+        events = self.tracker.update(candidates, at, gone=stale)
         self.dispatcher.submit(events, self.tracker.active())
+        return events
+
+    def resolve_servers(
+        self, servers: Collection[str], reason: str, at: datetime
+    ) -> list[dict[str, Any]]:
+        """Resolve the open alerts of ``servers`` now (``reason``: e.g. ``deleted``) and
+        hand the events to delivery."""
+        events = self.tracker.resolve_servers(servers, reason, at)
+        if events:
+            self.dispatcher.submit(events, self.tracker.active())
         return events
 
     def active(self) -> list[dict[str, Any]]:

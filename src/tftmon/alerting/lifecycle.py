@@ -20,6 +20,12 @@ probability and cause keep describing the alert's own level.
 Open alerts, events and ids live in an ``AlertStore`` (the daemon's SQLite file), so a
 restarted daemon resumes the same alerts: same ids, ``opened_at`` and level, no new
 ``opened`` event.
+
+A server that leaves the fleet ends its open alerts at once, whatever the hysteresis: a
+stale server (no data for ``TFTMON_STALE_AFTER_S``, passed as ``gone`` each cycle) and a
+deleted one (``resolve_servers``). Each gets a ``resolved`` event like any other, so the
+notifiers learn it; ``resolved_reason`` says why an alert ended: ``cleared`` (its pair fell
+below its level), ``stale`` or ``deleted``.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, Final
 
@@ -95,14 +102,22 @@ class AlertTracker:
         if self._active:
             logger.info("resumed %d open alerts", len(self._active))
 
-    def update(self, candidates: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-        """Apply one cycle's candidates; returns the events it caused (also stored)."""
+    def update(
+        self, candidates: list[dict[str, Any]], now: datetime, gone: Collection[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Apply one cycle's candidates; returns the events it caused (also stored).
+
+        ``gone``: stale servers, whose open alerts resolve at once (reason ``stale``).
+        """
         stamp = iso_z(now)
         by_pair = {(c["server"], c["metric"]): c for c in candidates}
         events: list[dict[str, Any]] = []
         with self._lock:
             for key in list(self._active):
-                events.extend(self._follow(key, by_pair.get(key), now, stamp))
+                if key[0] in gone:
+                    events.append(self._resolve(key, stamp, "stale"))
+                else:
+                    events.extend(self._follow(key, by_pair.get(key), now, stamp))
             for key, candidate in by_pair.items():
                 if key not in self._active and candidate.get("opens", True):
                     events.append(self._open(key, candidate, stamp))
@@ -111,6 +126,35 @@ class AlertTracker:
             self._unsaved_events.extend(events)
             self._persist()
         return events
+
+    def resolve_servers(
+        self, servers: Collection[str], reason: str, now: datetime
+    ) -> list[dict[str, Any]]:
+        """Resolve every open alert of ``servers`` at once (a deleted server); returns the
+        events (also stored)."""
+        stamp = iso_z(now)
+        with self._lock:
+            events = [
+                self._resolve(k, stamp, reason) for k in list(self._active) if k[0] in servers
+            ]
+            self._unsaved_events.extend(events)
+            self._persist()
+        return events
+
+    def _resolve(self, key: tuple[str, str], stamp: str, reason: str) -> dict[str, Any]:
+        """End an open alert: it leaves the open alerts with a ``resolved`` event."""
+        alert = self._active.pop(key)
+        self._below.pop(key, None)
+        self._unsaved_alerts[alert["id"]] = None
+        alert.update(
+            {
+                "status": "resolved",
+                "resolved_at": stamp,
+                "updated_at": stamp,
+                "resolved_reason": reason,
+            }
+        )
+        return self._event("resolved", alert, stamp)
 
     def _open(self, key: tuple[str, str], candidate: dict[str, Any], stamp: str) -> dict[str, Any]:
         alert = {
@@ -158,10 +202,7 @@ class AlertTracker:
             return []
         self._below.pop(key, None)
         if target == 0:
-            del self._active[key]
-            self._unsaved_alerts[alert["id"]] = None
-            alert.update({"status": "resolved", "resolved_at": stamp, "updated_at": stamp})
-            return [self._event("resolved", alert, stamp)]
+            return [self._resolve(key, stamp, "cleared")]
         return [self._change_level(alert, target, candidate, stamp)]
 
     def _change_level(

@@ -125,4 +125,5 @@ def create_app(
     app.include_router(status.open_router)
     for module in (feed, predictions, status, alerts, servers, metrics, drift, admin, remote_write):
         app.include_router(module.router)
+    app.include_router(servers.admin_router)  # DELETE /servers/{name}
     return app

@@ -68,7 +68,7 @@ def store_records(items: list[Any], state: AppState) -> FeedOutcome:
     for metric, count in outcome.clamped.items():
         metrics.records_clamped.labels(metric).inc(count)
     metrics.records_merged.inc(outcome.merged)
-    metrics.servers_tracked.set(len(state.fleet.names))
+    metrics.servers_tracked.set(state.fleet.servers_tracked())
     metrics.servers_ready.set(state.fleet.servers_ready())
     if (outcome.closed_buckets or outcome.new_servers) and state.loop is not None:
         # a bucket closed or a server appeared: forecast again soon

@@ -17,6 +17,7 @@ from tftmon.serving.models import ReloadResult, ServedModel
 from tftmon.serving.remote_write import RemoteWriteConverter
 from tftmon.settings import Settings
 from tftmon.store.fleet import FleetStore
+from tftmon.store.fleet_results import ServerDeletion
 
 
 class CycleView(Protocol):
@@ -30,6 +31,8 @@ class CycleView(Protocol):
 
     @property
     def last_error(self) -> str | None: ...
+
+    def delete_server(self, name: str) -> tuple[ServerDeletion, int] | None: ...
 
 
 class ModelAdmin(Protocol):

@@ -49,17 +49,20 @@ def status(state: AppState) -> StatusResponse:
     """Warm-up per server and fleet, model, and inference state."""
     need = state.fleet.min_history_steps
     servers: dict[str, ServerWarmup] = {}
-    for name, steps, last_ms in state.fleet.warmup():
-        servers[name] = ServerWarmup(
+    for row in state.fleet.warmup():
+        steps, last_ms = row.history_steps, row.last_ts_ms
+        servers[row.name] = ServerWarmup(
             history_steps=steps,
             required_steps=need,
             progress_percent=round(100.0 * min(steps, need) / need, 1),
             is_ready=steps >= need,
             last_seen=None if last_ms < 0 else datetime.fromtimestamp(last_ms / 1000, UTC),
+            stale=row.stale,
         )
-    tracked = len(servers)
-    ready = sum(s.is_ready for s in servers.values())
-    progress = sum(s.progress_percent for s in servers.values()) / tracked if tracked else 0.0
+    active = [s for s in servers.values() if not s.stale]  # stale servers: not warming up
+    tracked = len(active)
+    ready = sum(s.is_ready for s in active)
+    progress = sum(s.progress_percent for s in active) / tracked if tracked else 0.0
     latest = state.cycle.latest
     return StatusResponse(
         status="empty" if tracked == 0 else ("ready" if ready == tracked else "warming_up"),

@@ -20,6 +20,20 @@ class ServerWarmup(BaseModel):
     progress_percent: float
     is_ready: bool
     last_seen: datetime | None
+    stale: bool = Field(
+        False,
+        description="no data for TFTMON_STALE_AFTER_S: not forecast, not counted in "
+        "servers_tracked/servers_ready, until it sends again",
+    )
+
+
+class ServerDeleted(BaseModel):
+    """What ``DELETE /servers/{name}`` removed."""
+
+    server_name: str
+    samples_deleted: int = Field(description="raw samples")
+    buckets_deleted: int = Field(description="closed model-step buckets")
+    alerts_resolved: int = Field(description="open alerts resolved with reason 'deleted'")
 
 
 class ModelInfo(BaseModel):
@@ -139,6 +153,11 @@ class TrackedAlert(Alert):
     level_since: datetime = Field(description="when the alert reached its current level")
     updated_at: datetime
     resolved_at: datetime | None
+    resolved_reason: Literal["cleared", "stale", "deleted"] | None = Field(
+        None,
+        description="why a resolved alert ended: its pair fell below its level, its server "
+        "went stale (no data for TFTMON_STALE_AFTER_S), or was deleted",
+    )
 
 
 class AlertEvent(BaseModel):

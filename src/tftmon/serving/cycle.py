@@ -1,7 +1,9 @@
 """One inference cycle: snapshot windows → forecaster → risk → cached predictions document.
 
 The cycle's alert candidates go to ``alerting`` and its forecasts to the live monitor;
-the served model comes from ``serving.models.ModelSlot``.
+the served model comes from ``serving.models.ModelSlot``. Stale servers (``FleetStore``:
+no data for ``TFTMON_STALE_AFTER_S``) are not forecast and their open alerts resolve;
+deleting a server (``delete_server``) waits for the cycle, so no cycle forecasts it after.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from tftmon.serving.exposition import ExpositionBuilder, ExpositionSpec
 from tftmon.serving.instrumentation import DaemonMetrics
 from tftmon.serving.models import ModelSlot, ServedModel
 from tftmon.store.fleet import FleetStore
+from tftmon.store.fleet_results import ServerDeletion
 from tftmon.timefmt import now_z
 
 logger = logging.getLogger(__name__)
@@ -82,7 +85,7 @@ class InferenceCycle:
         with self.lock:
             started = time.perf_counter()
             try:
-                cache, candidates = self._cycle(started)
+                cache, candidates, stale = self._cycle(started)
             except Exception as exc:  # a failed cycle must never take the daemon down
                 self.metrics.inference_errors.inc()
                 self.last_error = f"{type(exc).__name__}: {exc}"
@@ -91,15 +94,31 @@ class InferenceCycle:
             self.metrics.inference_seconds.observe(cache.inference_ms / 1000)
             self.latest = cache
             # every candidate, hold-only ones too: the document shows only opening ones
-            self.alerts.apply(candidates, cache.time)
+            self.alerts.apply(candidates, cache.time, stale)
             self.cycles += 1
             self.last_error = None
             gc.collect(1)
             return cache
 
-    def _cycle(self, started: float) -> tuple[PredictionsCache, list[dict[str, Any]]]:
-        """One cycle's cache and its alert candidates (``serving.document._alert``)."""
+    def delete_server(self, name: str) -> tuple[ServerDeletion, int] | None:
+        """Delete a server between cycles and resolve its open alerts (reason ``deleted``);
+        returns what was deleted and how many alerts resolved, None for an unknown name.
+
+        Raises:
+            StoreError: the store could not delete it; nothing changed.
+        """
+        with self.lock:
+            deleted = self.fleet.delete(name)
+            if deleted is None:
+                return None
+            events = self.alerts.resolve_servers({name}, "deleted", datetime.now(UTC))
+        return deleted, len(events)
+
+    def _cycle(self, started: float) -> tuple[PredictionsCache, list[dict[str, Any]], set[str]]:
+        """One cycle's cache, its alert candidates (``serving.document._alert``) and the
+        stale servers."""
         snap = self.fleet.snapshot()
+        self.metrics.servers_stale.set(len(snap.stale))
         windows = snap.windows
         self._monitor(self.monitor.score, windows)
         served = self.models.served  # one model for the whole cycle, swaps wait for the lock
@@ -172,7 +191,7 @@ class InferenceCycle:
         self._omitted = exposition.omitted
         self.metrics.metrics_servers_omitted.set(exposition.omitted)
         took_ms = (time.perf_counter() - started) * 1000
-        return writer.finish(rest, now, took_ms, text), alerts
+        return writer.finish(rest, now, took_ms, text), alerts, set(snap.stale)
 
     def _monitor(self, step: Callable[..., None], *args: Any) -> None:
         """Live scoring must never fail a cycle: errors are logged (once) and skipped."""

@@ -19,6 +19,7 @@ from tftmon.serving.batch_rows import clamp_to_range, merge_same_time
 from tftmon.serving.json_split import container_items, object_members
 from tftmon.store.columns import NO_STATE
 from tftmon.store.fleet import FleetStore, NewSamples
+from tftmon.store.stored_merge import FieldRefusal
 from tftmon.timefmt import iso_z
 
 logger = logging.getLogger(__name__)
@@ -297,6 +298,27 @@ _SERVER_LIMIT: Final = (
 )
 
 
+def _field_refused(refusal: FieldRefusal, server_name: str) -> RejectedField:
+    """A field of a record for a sample already stored that was not stored."""
+    if refusal.reason == "late":
+        message = (
+            "the stored sample of this server and timestamp lacks it, but its bucket is "
+            "already closed: send every metric of a sample before the next model step"
+        )
+    else:
+        message = (
+            f"differs from {refusal.stored:g} stored for this server and timestamp; the "
+            "stored value is kept"
+        )
+    return RejectedField(
+        index=refusal.row,
+        server_name=server_name,
+        field=refusal.metric,
+        reason=refusal.reason,
+        message=message,
+    )
+
+
 def _refused(index: int, server_name: str, why: tuple[str, str]) -> RejectedRecord:
     field_name = "timestamp" if why is _LATE else "server_name"
     return RejectedRecord(
@@ -307,9 +329,9 @@ def _refused(index: int, server_name: str, why: tuple[str, str]) -> RejectedReco
 
 
 def ingest(items: list[Any], fleet: FleetStore, now: datetime, max_future_s: float) -> FeedOutcome:
-    """Validate and store one batch; every record is accepted, a duplicate, merged into
-    another of the batch, or rejected (``accepted + duplicates + merged + len(rejected)``
-    is ``len(items)``)."""
+    """Validate and store one batch; every record is accepted, a duplicate, merged (into
+    another of the batch or a sample stored before), or rejected (``accepted + duplicates +
+    merged + len(rejected)`` is ``len(items)``)."""
     valid, rejected, fields_rejected = validate_records(items)
     batch, future = to_columns(valid, now, max_future_s)
     rejected.extend(future)
@@ -326,9 +348,9 @@ def ingest(items: list[Any], fleet: FleetStore, now: datetime, max_future_s: flo
             folded += len(members)
         else:
             rejected.extend(_refused(index, batch.names[row], why) for index in members)
-    if refused:
-        by_index = dict(zip(batch.origin.tolist(), batch.names, strict=True))
-        rejected.extend(_refused(i, by_index[i], why) for i, why in refused.items())
+    by_index = dict(zip(batch.origin.tolist(), batch.names, strict=True))
+    rejected.extend(_refused(i, by_index[i], why) for i, why in refused.items())
+    fields_rejected.extend(_field_refused(f, by_index[f.row]) for f in result.refusals)
     rejected.sort(key=lambda r: r.index)
     fields_rejected.sort(key=lambda f: f.index)
     return FeedOutcome(
@@ -337,7 +359,7 @@ def ingest(items: list[Any], fleet: FleetStore, now: datetime, max_future_s: flo
         rejected=rejected,
         closed_buckets=result.closed_buckets,
         new_servers=result.new_servers,
-        merged=folded,
+        merged=folded + len(result.merged),
         clamped=clamped,
         fields_rejected=fields_rejected,
     )

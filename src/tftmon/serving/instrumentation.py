@@ -60,6 +60,11 @@ class DaemonMetrics:
         self.servers_ready = Gauge(
             "tftmon_servers_ready", "Servers with the minimum history to forecast", registry=r
         )
+        self.servers_stale = Gauge(
+            "tftmon_servers_stale",
+            "Servers with no data for TFTMON_STALE_AFTER_S: not forecast nor counted as tracked",
+            registry=r,
+        )
         self.servers_served = Gauge(
             "tftmon_servers_served",
             "Servers in the latest forecast, by model",

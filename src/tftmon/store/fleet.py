@@ -1,4 +1,12 @@
-"""The fleet's state: server registry, durable history and rolling windows behind one lock."""
+"""The fleet's state: server registry, durable history and rolling windows behind one lock.
+
+A server that sent nothing for ``stale_after_s`` is *stale*: it stays stored and known,
+but leaves the snapshot the inference cycle forecasts and the warm-up counts, until it
+sends again. Staleness is measured against the fleet's newest sample, not the daemon's
+clock, as retention is: replayed or backfilled data (timestamps far behind the clock),
+senders with skewed clocks and a pipeline that stops for the whole fleet then leave
+no server out, while one server that went away while the others report does.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +14,16 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from tftmon.schemas import METRICS, profile_for
 from tftmon.store.columns import SampleColumns
+from tftmon.store.fleet_results import AppendResult, FleetSnapshot, ServerDeletion, ServerWarmupRow
 from tftmon.store.history import HistoryStore, ServerRow
+from tftmon.store.stored_merge import merge_stored
 from tftmon.store.window import NONE, WindowStore, WindowUpdate
-from tftmon.windows import WindowSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -35,36 +44,12 @@ class NewSamples:
 
 
 @dataclass(slots=True)
-class AppendResult:
-    """What an append did: counts, refused rows by request index, and buckets closed.
-
-    ``over_limit``: rows of new servers past ``max_servers``, not stored.
-    """
-
-    accepted: int = 0
-    duplicates: int = 0
-    late: list[int] = field(default_factory=list)
-    over_limit: list[int] = field(default_factory=list)
-    closed_buckets: int = 0
-    new_servers: int = 0
-
-
-@dataclass(slots=True)
 class _ServerPlan:
     """The server ids of a batch's rows (-1: over the limit), before anything changes."""
 
     ids: np.ndarray
     new: list[ServerRow]
     profiles: dict[int, str]  # changed profiles of known servers
-
-
-@dataclass(frozen=True, slots=True)
-class FleetSnapshot:
-    """Windows of the servers that hold data, with their names and profiles."""
-
-    windows: WindowSnapshot
-    names: list[str]
-    profiles: list[str]
 
 
 class FleetStore:
@@ -80,9 +65,11 @@ class FleetStore:
         min_history_steps: int,
         profile_rules: Mapping[str, str],
         max_servers: int | None = None,
+        stale_after_s: float | None = 3600.0,
     ) -> None:
         self.history = history
         self.max_servers = max_servers  # new servers past it are refused per record
+        self.stale_after_s = stale_after_s  # None or 0: no server is ever stale
         self.metrics = METRICS
         self.min_history_steps = min_history_steps
         self.profile_rules = dict(profile_rules)
@@ -90,6 +77,7 @@ class FleetStore:
         self.names: list[str] = []
         self.profiles: list[str] = []
         self._index: dict[str, int] = {}
+        self._deleted: set[int] = set()  # ids of deleted servers (not reused until restart)
         self.lock = threading.Lock()
         self.records_total = 0  # accepted by this process since it started
 
@@ -116,7 +104,7 @@ class FleetStore:
         self.history.close()
 
     def _restore(self) -> None:
-        self.history.repair_server_ids()  # what a failed write of an older version left
+        self.history.repair_server_ids()  # deleted servers' ids; an older version's failed write
         rows = self.history.servers()
         if not rows:
             return
@@ -198,20 +186,39 @@ class FleetStore:
         cols, origin = cols.take(order), origin[order]
         repeat = np.zeros(len(cols), dtype=bool)
         repeat[1:] = (cols.server[1:] == cols.server[:-1]) & (cols.ts_ms[1:] == cols.ts_ms[:-1])
-        known = ~repeat & (cols.ts_ms <= self.window.last_ts[cols.server])
-        stored = np.zeros(len(cols), dtype=bool)
-        if known.any():
-            stored[known] = self.history.existing(cols.server[known], cols.ts_ms[known])
-        duplicate = repeat | stored
+        known = np.flatnonzero(~repeat & (cols.ts_ms <= self.window.last_ts[cols.server]))
+        found, merged = np.zeros(len(cols), dtype=bool), np.zeros(len(cols), dtype=bool)
+        fills = SampleColumns.empty(len(self.metrics))
         bucket = cols.ts_ms // self.window.step_ms
-        late = ~duplicate & (bucket < self.window.accepting_from(cols.server))
-        fresh = cols.take(~duplicate & ~late)
-        update = self.window.plan(fresh)
-        self.history.write(
-            fresh, update.closed, servers=plan.new, profiles=list(plan.profiles.items())
-        )
+        if len(known):
+            stored = self.history.stored(cols.server[known], cols.ts_ms[known])
+            hit = stored.server >= 0
+            known, stored = known[hit], stored.take(hit)
+            found[known] = True
+            still_open = bucket[known] == self.window.open_bucket[cols.server[known]]
+            merge = merge_stored(cols.take(known), stored, still_open, origin[known], self.metrics)
+            merged[known[merge.merged]] = True
+            fills, result.refusals = merge.fills, merge.refusals
+        duplicate = repeat | (found & ~merged)
+        late = ~repeat & ~found & (bucket < self.window.accepting_from(cols.server))
+        fresh = cols.take(~repeat & ~found & ~late)
+        held = self.window.hold(np.unique(fills.server))
+        self.window.fill(fills)  # before the plan: a bucket the batch closes holds the fills
+        try:
+            update = self.window.plan(fresh)
+            self.history.write(
+                fresh,
+                update.closed,
+                servers=plan.new,
+                profiles=list(plan.profiles.items()),
+                fills=fills,
+            )
+        except BaseException:
+            self.window.release(held)
+            raise
         result.accepted = len(fresh)
         result.duplicates = int(duplicate.sum())
+        result.merged = sorted(origin[merged].tolist())
         result.late = sorted(origin[late].tolist())
         result.closed_buckets = len(update.closed)
         return fresh, update, result
@@ -220,7 +227,8 @@ class FleetStore:
         """Ids for the rows' servers; new ones numbered on from the known ones (nothing is
         registered here)."""
         first = len(self.names)
-        room = None if self.max_servers is None else max(0, self.max_servers - first)
+        known = first - len(self._deleted)
+        room = None if self.max_servers is None else max(0, self.max_servers - known)
         pending: dict[str, int] = {}
         new_profiles: list[str] = []
         changed: dict[int, str] = {}
@@ -245,30 +253,82 @@ class FleetStore:
 
     # ------------------------------------------------------------------ reads
 
+    def delete(self, name: str) -> ServerDeletion | None:
+        """Delete a server: its row, samples and buckets in one transaction, then its
+        windows; None for an unknown name. A later record of the name makes a new server.
+
+        Raises:
+            StoreError: the delete did not commit; nothing changed.
+        """
+        with self.lock:
+            sid = self._index.get(name)
+            if sid is None:
+                return None
+            samples, buckets = self.history.delete_server(sid)
+            self.window.clear_rows(np.array([sid], dtype=np.int64))
+            del self._index[name]
+            self._deleted.add(sid)
+        logger.info("server %r deleted (%d samples, %d buckets)", name, samples, buckets)
+        return ServerDeletion(name, samples, buckets)
+
+    def _activity(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per server id: whether it is known (not deleted) and whether it is stale (no
+        sample, or none within ``stale_after_s`` of the fleet's newest); under the lock."""
+        last = self.window.last_ts[: self.window.size]
+        known = np.ones(len(last), dtype=bool)
+        known[list(self._deleted)] = False
+        stale = known & (last == NONE)
+        if self.stale_after_s and len(last):
+            cutoff = int(last.max()) - round(self.stale_after_s * 1000)
+            stale |= known & (last < cutoff)
+        return known, stale
+
     def servers_ready(self) -> int:
-        """Servers holding at least the minimum history."""
-        return int((self.window.history_steps() >= self.min_history_steps).sum())
+        """Servers (not stale) holding at least the minimum history."""
+        with self.lock:
+            known, stale = self._activity()
+            ready = self.window.history_steps() >= self.min_history_steps
+            return int((ready & known & ~stale).sum())
+
+    def servers_tracked(self) -> int:
+        """Known servers that are not stale."""
+        with self.lock:
+            known, stale = self._activity()
+            return int((known & ~stale).sum())
+
+    def servers_stale(self) -> int:
+        """Known servers that are stale."""
+        with self.lock:
+            return int(self._activity()[1].sum())
 
     def server_id(self, name: str) -> int | None:
         """The id of a known server."""
         return self._index.get(name)
 
     def snapshot(self) -> FleetSnapshot:
-        """Copy the windows of every server that holds data."""
+        """Copy the windows of every server that holds data and is not stale."""
         with self.lock:
-            windows = self.window.snapshot()
+            known, stale = self._activity()
+            windows = self.window.snapshot(np.flatnonzero(known & ~stale))
             ids = windows.server.tolist()
             profiles = [self.profiles[i] for i in ids]
             return FleetSnapshot(
-                replace(windows, profiles=profiles), [self.names[i] for i in ids], profiles
+                replace(windows, profiles=profiles),
+                [self.names[i] for i in ids],
+                profiles,
+                [self.names[i] for i in np.flatnonzero(stale).tolist()],
             )
 
-    def warmup(self) -> list[tuple[str, int, int]]:
-        """Per server: name, closed steps held, newest sample time (ms, -1 if none)."""
+    def warmup(self) -> list[ServerWarmupRow]:
+        """Warm-up of every known server, stale ones too (marked)."""
         with self.lock:
+            known, stale = self._activity()
             steps = self.window.history_steps().tolist()
             last = self.window.last_ts[: self.window.size].tolist()
-            return list(zip(self.names, steps, last, strict=True))
+            return [
+                ServerWarmupRow(self.names[i], steps[i], last[i], bool(stale[i]))
+                for i in np.flatnonzero(known).tolist()
+            ]
 
     def bucket_history(self, server_id: int, hours: float) -> tuple[np.ndarray, np.ndarray]:
         """Bucket start times (epoch s) and means ([T, M]) of one server's last ``hours``.

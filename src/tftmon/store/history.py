@@ -63,6 +63,11 @@ class HistoryStore(SQLiteFile):
             f"VALUES (?, ?, {marks}, ?)"
         )
         self._cols = cols
+        self._fill_sample = (
+            "UPDATE samples SET "
+            + ", ".join(f"{c} = coalesce({c}, ?)" for c in (*self.metrics, "state"))
+            + " WHERE server_id = ? AND ts_ms = ?"
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -123,18 +128,16 @@ class HistoryStore(SQLiteFile):
         *,
         servers: Sequence[ServerRow] = (),
         profiles: Sequence[tuple[int, str]] = (),
+        fills: SampleColumns | None = None,
     ) -> None:
         """Store new servers, changed profiles, samples and the buckets they closed in one
-        durable transaction: all of it, or (``StoreError``) none of it."""
-        sample_rows = list(
-            zip(
-                samples.server.tolist(),
-                samples.ts_ms.tolist(),
-                *samples.values.T.tolist(),
-                [None if s == NO_STATE else s for s in samples.state.tolist()],
-                strict=True,
-            )
-        )
+        durable transaction: all of it, or (``StoreError``) none of it.
+
+        ``fills``: metrics (and states) for samples already stored; a sample's stored
+        values are kept, only what it lacks is filled (NaN fills nothing).
+        """
+        fill_rows = [] if fills is None else self._rows(fills)
+        sample_rows = self._rows(samples)
         bucket_rows = list(
             zip(
                 buckets.server.tolist(),
@@ -159,14 +162,41 @@ class HistoryStore(SQLiteFile):
                 conn.executemany(self._insert_sample, sample_rows)
             if bucket_rows:
                 conn.executemany(self._insert_bucket, bucket_rows)
+            if fill_rows:  # (server, ts, values..., state) -> (values..., state, server, ts)
+                conn.executemany(self._fill_sample, [(*r[2:], *r[:2]) for r in fill_rows])
+
+    @staticmethod
+    def _rows(samples: SampleColumns) -> list[tuple[object, ...]]:
+        """Sample rows as SQL parameters: ``NO_STATE`` as NULL (SQLite stores NaN as NULL)."""
+        return list(
+            zip(
+                samples.server.tolist(),
+                samples.ts_ms.tolist(),
+                *samples.values.T.tolist(),
+                [None if s == NO_STATE else s for s in samples.state.tolist()],
+                strict=True,
+            )
+        )
+
+    def delete_server(self, server_id: int) -> tuple[int, int]:
+        """Delete a server's row, samples and buckets in one transaction; returns the
+        samples and buckets deleted. Its id stays unused (a gap, closed at the next start
+        by ``repair_server_ids``)."""
+        with self._transaction() as conn:
+            gone = [
+                conn.execute(f"DELETE FROM {t} WHERE server_id = ?", (server_id,)).rowcount
+                for t in ("samples", "buckets", "servers")
+            ]
+        return gone[0], gone[1]
 
     def repair_server_ids(self) -> int:
         """Make server ids 0..n-1 again and drop rows of ids no server holds; returns the
         rows dropped.
 
-        Older versions could leave both after a failed write (a server id handed out but
-        never committed): the ids of the servers after such a gap move down by one per gap,
-        in one transaction. Cheap when there is nothing to repair (two index look-ups).
+        A deleted server leaves a gap, and older versions could leave both after a failed
+        write (a server id handed out but never committed): the ids of the servers after a
+        gap move down by one per gap, in one transaction. Cheap when there is nothing to
+        repair (two index look-ups).
         """
         ids = [r.server_id for r in self.servers()]
         top = ids[-1] if ids else -1
@@ -188,9 +218,9 @@ class HistoryStore(SQLiteFile):
                         conn.execute(
                             f"UPDATE {table} SET server_id = ? WHERE server_id = ?", (new, old)
                         )
-        logger.warning(
-            "history store: server ids renumbered 0..%d (%d gaps); %d rows of no known server "
-            "dropped (left by a failed write of an older version)",
+        (logger.warning if dropped else logger.info)(  # a deleted server's gap is routine
+            "history store: server ids renumbered 0..%d (%d gaps: deleted servers, or a "
+            "failed write of an older version); %d rows of no known server dropped",
             len(ids) - 1,
             top + 1 - len(ids),
             dropped,
@@ -258,6 +288,23 @@ class HistoryStore(SQLiteFile):
                 ).fetchone()
                 out[i] = row is not None
         return out
+
+    def stored(self, server: Int64Array, ts_ms: Int64Array) -> SampleColumns:
+        """The stored samples of (server, ts_ms) pairs, in the pairs' order; a pair with no
+        stored sample reads as server -1."""
+        m = len(self.metrics)
+        sql = f"SELECT {self._cols}, state FROM samples WHERE server_id = ? AND ts_ms = ?"
+        values = np.full((server.shape[0], m), np.nan)
+        state = np.full(server.shape[0], NO_STATE, np.int8)
+        found = np.full(server.shape[0], -1, np.int64)
+        with self._reading() as conn:
+            for i, (sid, ts) in enumerate(zip(server.tolist(), ts_ms.tolist(), strict=True)):
+                row = conn.execute(sql, (sid, ts)).fetchone()
+                if row is not None:
+                    found[i] = sid
+                    values[i] = [np.nan if v is None else v for v in row[:m]]
+                    state[i] = NO_STATE if row[m] is None else row[m]
+        return SampleColumns(found, ts_ms.copy(), values, state)
 
     def newest_ts_ms(self) -> int | None:
         """The newest stored sample time, or None for an empty store."""

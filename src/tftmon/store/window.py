@@ -25,6 +25,7 @@ from tftmon.store.columns import BucketColumns, SampleColumns
 from tftmon.windows import Int64Array, WindowSnapshot
 
 NONE = -1
+_FILLED = ("open_sum", "open_count", "raw", "current", "state")  # rows ``fill`` changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,22 @@ class WindowStore:
         for name, (_, fill, _) in self._fields().items():
             getattr(self, name)[size : self.size] = fill
         self.size = size
+
+    def clear_rows(self, server: Int64Array) -> None:
+        """Reset the rows of ``server`` (a deleted server): its ids stay taken, its windows
+        empty, so it leaves every snapshot."""
+        for name, (_, fill, _) in self._fields().items():
+            getattr(self, name)[server] = fill
+
+    def hold(self, server: Int64Array) -> tuple[npt.NDArray[Any], ...]:
+        """Copies of what ``fill`` changes in the rows of ``server`` (for ``release``)."""
+        return (server.copy(), *(getattr(self, n)[server].copy() for n in _FILLED))
+
+    def release(self, held: tuple[npt.NDArray[Any], ...]) -> None:
+        """Put back the rows ``hold`` copied (a write that failed after ``fill``)."""
+        server, *arrays = held
+        for name, array in zip(_FILLED, arrays, strict=True):
+            getattr(self, name)[server] = array
 
     def nbytes(self) -> int:
         """Bytes held by the window arrays."""
@@ -240,6 +257,26 @@ class WindowStore:
         self.open_count[servers] = update.open_count
         self.open_n[servers] = update.open_n
         self.append_raw(update.samples)
+
+    def fill(self, fills: SampleColumns) -> None:
+        """Add metric values to samples already held, of their server's open bucket (callers
+        check): the open sums and counts take them, and the raw ring and the newest values
+        the sample's row; NaN (and ``state`` -1) where a sample gains nothing."""
+        if len(fills) == 0:
+            return
+        s, has = fills.server, ~np.isnan(fills.values)
+        np.add.at(self.open_sum, s, np.where(has, fills.values, 0.0))
+        np.add.at(self.open_count, s, has.astype(np.int64))
+        match = self.raw_ts[s] == fills.ts_ms[:, None]  # [n, R]
+        held = match.any(axis=1)
+        pos = match.argmax(axis=1)[held]
+        old = self.raw[s[held], pos]
+        self.raw[s[held], pos] = np.where(np.isnan(old), fills.values[held], old)
+        newest = fills.ts_ms == self.last_ts[s]
+        rows, metric = np.nonzero(has & newest[:, None])
+        self.current[s[rows], metric] = fills.values[rows, metric]
+        with_state = newest & (fills.state >= 0)
+        self.state[s[with_state]] = fills.state[with_state]
 
     def append_raw(self, batch: SampleColumns) -> None:
         """Add samples (sorted by server, ts_ms) to the raw rings and current values only."""

@@ -54,7 +54,7 @@ def _process(body: bytes, state: AppState) -> FeedResponse:
             extra={"rejected": [r.model_dump() for r in outcome.rejected]},
         )
     ready = state.fleet.servers_ready()
-    tracked = len(state.fleet.names)
+    tracked = state.fleet.servers_tracked()
     return FeedResponse(
         accepted=outcome.accepted,
         duplicates=outcome.duplicates,

@@ -13,7 +13,8 @@ router = protected_router("metrics", bearer=True)
 @router.get("/metrics", response_class=Response)
 def metrics(state: StateDep) -> Response:
     """Ingest and inference metrics and the latest forecasts in the Prometheus text format."""
-    state.metrics.servers_tracked.set(len(state.fleet.names))
+    state.metrics.servers_tracked.set(state.fleet.servers_tracked())
+    state.metrics.servers_stale.set(state.fleet.servers_stale())
     state.metrics.servers_ready.set(state.fleet.servers_ready())
     latest = state.cycle.latest  # the forecasts of the cycle /predictions/current serves
     forecasts = b"" if latest is None else latest.exposition

@@ -1,4 +1,5 @@
-"""``GET /servers/{name}/history``: bucketed actuals of one server, for charts."""
+"""``GET /servers/{name}/history``: bucketed actuals of one server, for charts;
+``DELETE /servers/{name}`` (admin scope): forget a server."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Path, Query
+from starlette.concurrency import run_in_threadpool
 
 from tftmon.api.deps import StateDep, protected_router
 from tftmon.api.errors import error_responses
 from tftmon.errors import NotFoundError
 from tftmon.schemas import SERVER_NAME_PATTERN, ServerHistoryResponse
+from tftmon.schemas.responses import ServerDeleted
 
 router = protected_router("servers")
+admin_router = protected_router("admin")
 
 
 @router.get(
@@ -40,4 +44,24 @@ def server_history(
             metric: [None if math.isnan(v) else round(v, 4) for v in values[:, j].tolist()]
             for j, metric in enumerate(fleet.metrics)
         },
+    )
+
+
+@admin_router.delete(
+    "/servers/{name}", response_model=ServerDeleted, responses=error_responses(404, 503)
+)
+async def delete_server(
+    state: StateDep, name: Annotated[str, Path(pattern=SERVER_NAME_PATTERN)]
+) -> ServerDeleted:
+    """Delete a server: its samples, buckets and server row, and resolve its open alerts."""
+    outcome = await run_in_threadpool(state.cycle.delete_server, name)  # waits for a cycle
+    if outcome is None:
+        raise NotFoundError(f"unknown server {name!r}: no record of it is stored")
+    deleted, alerts = outcome
+    state.wake_inference.set()  # the next forecasts leave it out
+    return ServerDeleted(
+        server_name=name,
+        samples_deleted=deleted.samples,
+        buckets_deleted=deleted.buckets,
+        alerts_resolved=alerts,
     )
