@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     db_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     # new servers past this many are refused per record (reason server_limit)
     max_servers: int = Field(100_000, ge=1)
+    # a server with no sample this long before the fleet's newest is stale: not forecast,
+    # its alerts resolved, left out of the warm-up counts (0: never stale)
+    stale_after_s: float = Field(3600.0, ge=0)
     # a background loop that raised restarts after this wait, doubling up to the most
     task_restart_backoff_s: float = Field(1.0, gt=0)
     task_restart_backoff_max_s: float = Field(60.0, gt=0)

@@ -47,3 +47,19 @@ def test_delete_needs_admin_and_answers_what_it_removed(tmp_path: Path) -> None:
         assert status["servers"]["db001"]["history_steps"] == 19
         history = c.get("/servers/web001/history").json()
         assert len(history["timestamps"]) <= 2  # only the new server's samples
+
+
+def test_status_feed_and_metrics_leave_stale_servers_out(tmp_path: Path) -> None:
+    for stale_after_s, tracked in ((3600.0, 1), (0.0, 2)):  # 0: never stale
+        settings = make_settings(
+            tmp_path / str(tracked), api_keys=[f"{OTHER}:ingest+read"], stale_after_s=stale_after_s
+        )
+        with TestClient(create_app(settings), headers={"X-API-Key": OTHER}) as c:
+            c.post("/feed", json=records(["gone001"], hours_ago(3), 1))
+            fed = c.post("/feed", json=records(["here001"], hours_ago(1), 2)).json()
+            assert (fed["servers_tracked"], fed["warmup_complete"]) == (tracked, False)
+            status = c.get("/status").json()
+            assert status["servers_tracked"] == tracked
+            assert status["servers"]["gone001"]["stale"] is (tracked == 1)
+            stale_gauge = f"tftmon_servers_stale {2.0 - tracked}"
+            assert stale_gauge in c.get("/metrics").text
