@@ -69,3 +69,11 @@ def test_bench_retrain_memory_quick() -> None:
     assert "[1] retraining's history read: 50 servers" in out
     assert "server by server" in out and "whole table (baseline)" in out
     assert out.count("ratio") >= 3
+
+
+def test_bench_load_quick() -> None:
+    out = run_script("bench/load.py", "--quick", timeout=300, check=True).stdout
+    assert "[1] load: 4 senders" in out and "[2] server cap" in out
+    assert "200 server_limit (of 200 past the cap), 0 for another reason" in out
+    assert "excess refused cleanly: yes" in out
+    assert out.count("ratio") >= 2
