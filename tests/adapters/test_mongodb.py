@@ -96,7 +96,7 @@ def test_malformed_documents_are_skipped_counted_and_passed(
             {"timestamp": t, "hostname": "ok1", "cpu_usage_pct": 10.0},
             {"timestamp": t, "cpu_usage_pct": 10.0},
             {"timestamp": t, "hostname": "bad2", "cpu_usage_pct": "high"},
-            {"timestamp": t, "hostname": "bad3", "cpu_usage_pct": 150.0},
+            {"timestamp": t, "hostname": "bad3", "cpu_usage_pct": 250.0},
             {"timestamp": t, "hostname": "bad4"},
             {"timestamp": t + timedelta(seconds=5), "hostname": "ok2", "memory_pct": 20.0},
         ]
@@ -110,7 +110,7 @@ def test_malformed_documents_are_skipped_counted_and_passed(
     assert dict(report.mapping.skipped) == {
         "no server name": 1,
         "cpu_pct: not a number (str)": 1,
-        "cpu_pct: Input should be less than or equal to 100": 1,
+        "cpu_pct: Input should be less than or equal to 200": 1,
         "record: Value error, a record needs at least one metric of "
         "cpu_pct, mem_pct, disk_io_mb_s, latency_ms": 1,
     }
