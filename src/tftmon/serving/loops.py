@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from tftmon.retry import Backoff
 from tftmon.serving.cycle import InferenceCycle
 from tftmon.store.fleet import FleetStore
 from tftmon.store.sqlite import SQLiteFile
@@ -112,8 +113,8 @@ class Supervisor:
         max_backoff_s: float = 60.0,
     ) -> None:
         self.on_restart = on_restart
-        self.backoff_s = backoff_s
-        self.max_backoff_s = max(max_backoff_s, backoff_s)
+        # the one backoff policy (tftmon.retry), without jitter: one daemon, nothing to spread
+        self.backoff = Backoff(backoff_s, 2.0, max(max_backoff_s, backoff_s), jitter=0.0)
         self.failures: dict[str, TaskFailure] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._checks: list[tuple[str, Callable[[], str | None]]] = []
@@ -136,15 +137,16 @@ class Supervisor:
         self._tasks.clear()
 
     async def _run(self, name: str, body: TaskBody) -> None:
-        delay = self.backoff_s
+        attempt = 0
 
         def beat() -> None:
-            nonlocal delay
-            delay = self.backoff_s
+            nonlocal attempt
+            attempt = 0
             if self.failures.pop(name, None) is not None:
                 logger.info("task %s works again", name)
 
         while True:
+            delay = self.backoff.delay(attempt)
             try:
                 await body(beat)
                 error = "stopped without an error"
@@ -163,7 +165,7 @@ class Supervisor:
             )
             self.on_restart(name)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, self.max_backoff_s)
+            attempt += 1
 
     # ------------------------------------------------------------------ health
 
