@@ -40,7 +40,8 @@ def version(client: TestClient) -> str:
 
 def test_admin_reload_swaps_and_requests_keep_succeeding(tiny_model: Path, tmp_path: Path) -> None:
     models = two_versions(tiny_model, tmp_path)
-    with app_client(tmp_path, models, model_watch=False) as client:
+    # the hammer below reads faster than a key's default read limit (50/s): no limit here
+    with app_client(tmp_path, models, model_watch=False, rate_limit_read_per_s=0) as client:
         client.post("/feed", json=records(["ppml0001", "ppdb001"], hours_ago(2), 200))
         client.app.state.daemon.cycle.run_cycle()
         assert version(client) == "tiny"

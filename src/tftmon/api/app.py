@@ -81,8 +81,6 @@ def create_app(
         app.state.daemon = daemon  # for tests and benches; routes reach only ``state``
         if on_started is not None:
             on_started()
-        daemon.fleet.max_servers = cfg.max_servers
-        daemon.fleet.stale_after_s = cfg.stale_after_s or None
         for store in (daemon.fleet.history, daemon.alert_store):
             store.on_error(lambda label, op: daemon.metrics.store_errors.labels(label, op).inc())
             supervisor.watch_store(store)

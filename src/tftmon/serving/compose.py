@@ -29,9 +29,10 @@ from tftmon.risk.exceedance import AlertPolicy
 from tftmon.risk.thresholds import Thresholds
 from tftmon.schemas import METRICS
 from tftmon.serving.cycle import InferenceCycle
+from tftmon.serving.data_dir import prepare_data_dir
 from tftmon.serving.exposition import ExpositionSpec
 from tftmon.serving.instrumentation import DaemonMetrics
-from tftmon.serving.models import ModelSlot, ModelSource, ServedModel
+from tftmon.serving.models import ModelSlot, ModelSource, ServedModel, load_served
 from tftmon.serving.remote_write import RemoteWriteConverter
 from tftmon.serving.remote_write_mapping import load_mapping
 from tftmon.settings import Settings, duration_seconds
@@ -69,6 +70,7 @@ def build_daemon(settings: Settings, forecaster: Forecaster | None = None) -> Da
     Blocking (stores are restored from disk): call it off the event loop.
     """
     remote_write = RemoteWriteConverter(load_mapping(settings.remote_write_mapping))
+    prepare_data_dir(settings.data_dir, settings.db_path)  # 0700 folder, 0600 files
     history = HistoryStore(
         settings.db_path, METRICS, settings.step_seconds, synchronous=settings.db_synchronous
     )
@@ -80,10 +82,12 @@ def build_daemon(settings: Settings, forecaster: Forecaster | None = None) -> Da
         raw_samples=settings.raw_samples_per_server,
         min_history_steps=settings.min_history_steps,
         profile_rules=settings.profile_rules,
+        max_servers=settings.max_servers,
+        stale_after_s=settings.stale_after_s or None,
     )
     restore_seconds = fleet.open()
     metrics = DaemonMetrics()
-    served = ServedModel.of(forecaster or default_forecaster(settings))
+    served = ServedModel.of(forecaster) if forecaster else default_model(settings, fleet)
     models = ModelSlot(served, fleet, metrics, source=model_source(settings))
     # open alerts, their history and notifier cursors share the history file
     alert_store = AlertStore(settings.db_path, synchronous=settings.db_synchronous)
@@ -115,23 +119,28 @@ def build_daemon(settings: Settings, forecaster: Forecaster | None = None) -> Da
     )
 
 
-def default_forecaster(settings: Settings) -> Forecaster:
-    """The TFT of ``models/LATEST`` (or ``TFTMON_MODEL_VERSION``); the baseline if it cannot
-    be loaded, with the reason in ``/status``."""
+def default_model(settings: Settings, fleet: FleetStore) -> ServedModel:
+    """The TFT of ``models/LATEST`` (or ``TFTMON_MODEL_VERSION``), loaded and checked as a
+    reload is (``serving.models.load_served``); if it cannot be served, the baseline, with
+    the reason logged once and shown in ``/status`` (``model.note``)."""
     try:
-        return load_model(settings)
+        return load_served(
+            lambda: load_model(settings),
+            models_dir=settings.models_dir,
+            fleet=fleet,
+            horizon_steps=settings.horizon_steps,
+            step_seconds=settings.step_seconds,
+        )
     except ArtifactError as exc:
         logger.error("TFT not served, falling back to the baseline: %s", exc)
         note = f"TFT not served: {exc}"
-    except ImportError as exc:
-        logger.error("TFT not served (missing dependency): %s", exc)
-        note = f"TFT not served: missing dependency ({exc})"
-    return BaselineForecaster(
+    baseline = BaselineForecaster(
         settings.horizon_steps,
         settings.step_seconds,
         min_history_steps=settings.min_history_steps,
         note=note,
     )
+    return ServedModel(baseline, None)
 
 
 def load_model(settings: Settings) -> Forecaster:
@@ -157,7 +166,10 @@ def model_source(settings: Settings) -> ModelSource:
         return pinned or latest_version(settings.models_dir)
 
     return ModelSource(
-        marker, lambda: load_model(settings), watch=settings.model_watch and pinned is None
+        marker,
+        lambda: load_model(settings),
+        watch=settings.model_watch and pinned is None,
+        models_dir=settings.models_dir,
     )
 
 
