@@ -121,6 +121,7 @@ def test_kill_9_loop_loses_no_acknowledged_record(tmp_path: Path) -> None:
     assert not missing, f"{len(missing)} acknowledged records lost, e.g. {sorted(missing)[:3]}"
 
 
+@pytest.mark.skipif(not hasattr(resource, "prlimit"), reason="prlimit is Linux-only")
 def test_full_disk_refuses_with_503_and_loses_nothing(tmp_path: Path) -> None:
     daemon = DaemonProcess(data_dir=tmp_path / "data", log=tmp_path / "daemon.log")
     daemon.start()
