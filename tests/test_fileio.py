@@ -111,3 +111,37 @@ def test_the_former_copies_use_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr("tftmon.adapters.checkpoint.atomic_write_bytes", spy)
     CheckpointFile(tmp_path / "state.json").save(Checkpoint([1], None, "src"))
     assert written == [".env", "000000000000.json", "state.json"]
+
+
+def test_model_artifacts_are_written_durably(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Weights, metadata, calibration and LATEST go through fileio (0644), and a version
+    moved into place has its folder fsynced."""
+    import numpy as np
+
+    from tftmon.forecast import artifacts, registry
+    from tftmon.risk import calibration
+
+    written: list[str] = []
+    real = fileio.atomic_write_bytes
+
+    def spy(path: Path, data: bytes, **kwargs: object) -> None:
+        written.append(path.name)
+        real(path, data, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(artifacts, "atomic_write_bytes", spy)
+    monkeypatch.setattr(fileio, "atomic_write_bytes", spy)  # atomic_write_text's call
+    folder = artifacts.save_artifact(tmp_path, "v1", {"w": [1.0]}, {"metrics": ["cpu_pct"]})
+    artifacts.set_latest(tmp_path, "v1")
+    maps = {"warning_8h": (np.array([0.0, 1.0]), np.array([0.0, 1.0]))}
+    calibration.Calibration(maps, {}).save(folder)
+    assert written == ["weights.pt", "metadata.json", "LATEST", "calibration.json"]
+    for name in ("v1/weights.pt", "v1/metadata.json", "LATEST", "v1/calibration.json"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644
+    synced: list[Path] = []
+    monkeypatch.setattr(registry, "fsync_dir", synced.append)
+    staged = tmp_path / "staging" / "v2"
+    staged.mkdir(parents=True)
+    registry.install(staged, tmp_path)
+    assert synced == [tmp_path]

@@ -17,6 +17,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 PRIVATE_MODE = 0o600
+SHARED_MODE = 0o644  # files other local users may read (model artifacts)
 
 
 def fsync_dir(folder: Path) -> None:

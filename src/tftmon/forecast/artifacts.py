@@ -12,8 +12,8 @@ relative to the models folder (``<version>/weights.pt``), never by absolute path
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import pickle
 import re
 from collections.abc import Mapping
@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from tftmon import __version__
 from tftmon.errors import ConfigError
+from tftmon.fileio import SHARED_MODE, atomic_write_bytes, atomic_write_text
 
 FORMAT: Final = 1
 WEIGHTS: Final = "weights.pt"
@@ -126,9 +127,13 @@ def save_artifact(
         raise ArtifactError(f"bad model version {version!r}")
     folder = models_dir / version
     folder.mkdir(parents=True, exist_ok=False)
-    torch.save(state_dict, folder / WEIGHTS)
+    weights = io.BytesIO()
+    torch.save(state_dict, weights)
+    # durable before LATEST can name it: a power cut never leaves a truncated model behind
+    atomic_write_bytes(folder / WEIGHTS, weights.getvalue(), mode=SHARED_MODE)
     meta = {"format": FORMAT, "tftmon_version": __version__, "version": version, **metadata}
-    (folder / METADATA).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
+    atomic_write_text(folder / METADATA, text, mode=SHARED_MODE)
     return folder
 
 
@@ -136,12 +141,7 @@ def set_latest(models_dir: Path, version: str) -> None:
     """Point ``models/LATEST`` at ``version`` (atomically)."""
     if not (models_dir / version / METADATA).is_file():
         raise ArtifactError(f"no model {version!r} in {models_dir}")
-    tmp = models_dir / f"{LATEST}.{os.getpid()}.tmp"  # two writers never share a temp file
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(version + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(models_dir / LATEST)
+    atomic_write_text(models_dir / LATEST, version + "\n", mode=SHARED_MODE)
 
 
 def latest_version(models_dir: Path) -> str | None:

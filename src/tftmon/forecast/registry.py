@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
+from tftmon.fileio import fsync_dir
 from tftmon.filelock import locked
 from tftmon.forecast.artifacts import (
     METADATA,
@@ -62,6 +63,7 @@ def install(staged: Path, models_dir: Path) -> Path:
     if target.exists():
         raise ArtifactError(f"{target} exists already")
     staged.rename(target)
+    fsync_dir(models_dir)  # the rename itself survives a power cut
     return target
 
 

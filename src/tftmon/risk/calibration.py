@@ -29,6 +29,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from tftmon.fileio import SHARED_MODE, atomic_write_text
 from tftmon.forecast.artifacts import ArtifactError, optional_artifact_file
 
 FILE = "calibration.json"
@@ -97,7 +98,7 @@ class Calibration:
             "maps": {k: {"x": x.tolist(), "y": y.tolist()} for k, (x, y) in self.maps.items()},
         }
         path = folder / FILE
-        path.write_text(json.dumps(body, indent=2) + "\n")
+        atomic_write_text(path, json.dumps(body, indent=2) + "\n", mode=SHARED_MODE)
         return path
 
     @classmethod
