@@ -72,3 +72,15 @@ def test_the_paging_is_in_the_openapi_document(settings: Settings) -> None:
     assert {p["name"] for p in history["parameters"]} >= {"since", "before_id", "limit"}
     event = spec["components"]["schemas"]["AlertEvent"]["properties"]
     assert {"id", "previous_level", "previous_level_since"} <= set(event)
+
+
+def test_since_is_a_date_and_time_as_documented(client: TestClient) -> None:
+    """An epoch number or a bare date is refused (the document says date-time), per field."""
+    for value in ("1767571200", "2026-01-05", "yesterday"):
+        answer = client.get("/alerts/history", params={"since": value})
+        assert answer.status_code == 422, value
+        body = answer.json()
+        assert body["code"] == "invalid_request"
+        assert body["errors"][0]["field"] == "query.since"
+    naive = client.get("/alerts/history", params={"since": "2026-01-05T00:30:00"})
+    assert naive.status_code == 200 and naive.json() == []  # no offset: UTC

@@ -24,9 +24,6 @@ schema = schemathesis.openapi.from_dict(document).exclude(path="/api/v1/write")
 # still be refused (future, late, a duplicate) with 422 when nothing else is left. The two
 # checks that assume all-or-nothing bodies do not apply there; every other check does.
 PER_RECORD = [negative_data_rejection, positive_data_acceptance]
-# Known drift, another part's: /alerts/history reads an epoch number as `since` (pydantic's
-# lax datetime) where the document says date-time; the check stays on everywhere else.
-LAX_SINCE = [negative_data_rejection]
 
 
 @schema.parametrize()
@@ -40,5 +37,5 @@ LAX_SINCE = [negative_data_rejection]
 def test_every_operation_keeps_its_contract(case: schemathesis.Case, client: TestClient) -> None:
     kwargs = case.as_transport_kwargs(headers={"X-API-Key": API_KEY})
     response = client.request(**kwargs)
-    excluded = {"/feed": PER_RECORD, "/feed/data": PER_RECORD, "/alerts/history": LAX_SINCE}
+    excluded = {"/feed": PER_RECORD, "/feed/data": PER_RECORD}
     case.validate_response(response, excluded_checks=excluded.get(case.operation.path))

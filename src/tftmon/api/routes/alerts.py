@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import datetime
 from typing import Annotated, Any, Final
 
 from fastapi import Query
+from fastapi.exceptions import RequestValidationError
 
 from tftmon.api.deps import StateDep, protected_router
 from tftmon.schemas import AlertEvent, TrackedAlert
+from tftmon.timefmt import parse_iso
 
 router = protected_router("alerts")
 
 MAX_PAGE: Final = 10_000
+_DATE_TIME: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
 HISTORY_DESCRIPTION: Final = """\
 Events are stored in the daemon's data dir and survive restarts (the newest 100,000 are
@@ -32,7 +36,12 @@ def active_alerts(state: StateDep) -> list[dict[str, Any]]:
 def alert_history(
     state: StateDep,
     since: Annotated[
-        datetime | None, Query(description="ISO 8601; only events at or after it")
+        str | None,
+        Query(
+            description="ISO 8601 date and time (Z or an offset; none: UTC); only events at or "
+            "after it",
+            json_schema_extra={"format": "date-time"},
+        ),
     ] = None,
     before_id: Annotated[
         int | None, Query(ge=1, description="only events with a smaller id (the page before)")
@@ -40,6 +49,24 @@ def alert_history(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="events per page")] = 1000,
 ) -> list[dict[str, Any]]:
     """Alerts opened, changed level or resolved: a page of the stored history."""
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    return state.alerts.history(since, before_id=before_id, limit=limit)
+    return state.alerts.history(_since(since), before_id=before_id, limit=limit)
+
+
+def _since(text: str | None) -> datetime | None:
+    """The ``since`` query as an aware time; refuses what the document's date-time is not
+    (an epoch number, a date without a time), as ``/feed`` refuses them."""
+    if text is None:
+        return None
+    problem = "expected an ISO 8601 date and time such as 2026-12-04T10:00:00Z"
+    if not _DATE_TIME.match(text):
+        raise _invalid(problem)
+    try:
+        return parse_iso(text)
+    except ValueError:
+        raise _invalid(problem) from None
+
+
+def _invalid(message: str) -> RequestValidationError:
+    return RequestValidationError(
+        [{"loc": ("query", "since"), "msg": message, "type": "value_error"}]
+    )
