@@ -231,6 +231,9 @@ def bench_cap(root: Path, cap: int, excess: int, senders: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parser.add_argument(
+        "--only", choices=("load", "cap"), help="run one of the two measurements (default: both)"
+    )
     args = parser.parse_args()
     q = args.quick
     print(
@@ -241,8 +244,10 @@ def main() -> None:
         root = Path(tmp)
         for sub in ("load", "cap"):
             (root / sub).mkdir()
-        bench_load(root, 40 if q else 1000, 4 if q else 20, 0 if q else 60, 1 if q else 3)
-        bench_cap(root, 1_000 if q else 100_000, 200 if q else 5_000, 4 if q else 20)
+        if args.only in (None, "load"):
+            bench_load(root, 40 if q else 1000, 4 if q else 20, 0 if q else 60, 1 if q else 3)
+        if args.only in (None, "cap"):
+            bench_cap(root, 1_000 if q else 100_000, 200 if q else 5_000, 4 if q else 20)
 
 
 if __name__ == "__main__":

@@ -141,3 +141,20 @@ def test_memory_per_server_is_bounded() -> None:
     before = store.nbytes()
     feed(store, make_batch([3] * 5000, 1_700_000_000 + np.arange(5000) * 5.0, np.ones((5000, M))))
     assert store.nbytes() == before
+
+
+def test_spare_capacity_is_not_written_and_new_rows_start_empty() -> None:
+    """Rows past the servers held stay unwritten (untouched pages: no memory), and a row
+    handed out after a growth starts as an empty server, whatever the allocator left."""
+    store = WindowStore(M, STEP, 288, raw_samples=64)
+    store.add_servers(3)
+    feed(store, make_batch([0, 1, 2], [1_700_000_000.0] * 3, np.ones((3, M))))
+    store.closed[3:] = 7.0  # what an unwritten (np.empty) row may hold
+    store.last_ts[3:] = 5
+    within = store.add_servers(5)  # rows 3..7 of the first allocation
+    grown = store.add_servers(100)  # past it: a growth, then rows 8..107
+    assert within.tolist() == list(range(3, 8)) and grown.tolist() == list(range(8, 108))
+    assert store.capacity >= 108
+    assert np.isnan(store.closed[3:108]).all() and (store.last_ts[3:108] == NONE).all()
+    assert (store.history_steps(np.arange(3, 108)) == 0).all()
+    assert (store.last_ts[:3] != NONE).all()  # the servers held before keep their state

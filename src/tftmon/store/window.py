@@ -44,15 +44,18 @@ class WindowUpdate:
 
 
 class _Grower:
-    """Copies the first ``used`` rows of an array into a new one of ``capacity`` rows."""
+    """Copies the first ``used`` rows of an array into a new one of ``capacity`` rows.
+
+    The rows past ``used`` are left unwritten (``np.empty``): the pages of a large array
+    stay untouched, so spare capacity costs address space, not memory, and each row is
+    filled when ``WindowStore.add_servers`` hands it out.
+    """
 
     def __init__(self, used: int, capacity: int) -> None:
         self.used, self.capacity = used, capacity
 
-    def __call__(
-        self, old: npt.NDArray[Any] | None, shape: tuple[int, ...], fill: float, dtype: type
-    ) -> npt.NDArray[Any]:
-        array: npt.NDArray[Any] = np.full((self.capacity, *shape), fill, dtype=dtype)
+    def __call__(self, old: npt.NDArray[Any] | None, shape: tuple[int, ...], dtype: type) -> Any:
+        array: npt.NDArray[Any] = np.empty((self.capacity, *shape), dtype=dtype)
         if old is not None and self.used:
             array[: self.used] = old[: self.used]
         return array
@@ -112,8 +115,8 @@ class WindowStore:
 
     def _allocate(self, capacity: int) -> None:
         grow = _Grower(self.size, capacity)
-        for name, (shape, fill, dtype) in self._fields().items():
-            setattr(self, name, grow(getattr(self, name, None), shape, fill, dtype))
+        for name, (shape, _, dtype) in self._fields().items():
+            setattr(self, name, grow(getattr(self, name, None), shape, dtype))
         self.capacity = capacity
 
     def add_servers(self, count: int) -> Int64Array:
@@ -121,6 +124,8 @@ class WindowStore:
         start = self.size
         if start + count > self.capacity:
             self._allocate(max(self.capacity * 2, start + count))
+        for name, (_, fill, _) in self._fields().items():
+            getattr(self, name)[start : start + count] = fill
         self.size += count
         return np.arange(start, start + count, dtype=np.int64)
 
