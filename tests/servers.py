@@ -64,6 +64,23 @@ def run_script(
     )
 
 
+def daemon_refusal(env: dict[str, str], cwd: Path) -> str:
+    """Run ``tft_inference_daemon.py`` expecting it to refuse to start: exit 2 with one line
+    on stderr, which is returned."""
+    out = subprocess.run(
+        [sys.executable, str(REPO / "tft_inference_daemon.py"), "--port", "1"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    return lines[0]
+
+
 def skip_unless_venv_current() -> None:
     """Skip a test that runs the repo's scripts when ``.venv`` was installed from another
     ``pyproject.toml`` (``./run_tests.sh`` brings it up to date first)."""

@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import stat
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.servers import REPO, DaemonProcess
+from tests.servers import DaemonProcess, daemon_refusal
 from tftmon.errors import ConfigError
 from tftmon.serving.data_dir import lock_data_dir, prepare_data_dir
 
@@ -90,19 +89,9 @@ def test_a_second_daemon_on_the_same_folder_exits_at_once(tmp_path: Path) -> Non
             "TFTMON_DATA_DIR": str(first.data_dir),
         }
         started = time.monotonic()
-        second = subprocess.run(
-            [sys.executable, str(REPO / "tft_inference_daemon.py"), "--port", "1"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert second.returncode == 2
-        lines = second.stderr.strip().splitlines()
-        assert len(lines) == 1, second.stderr
-        assert str(first.data_dir.resolve()) in lines[0]
-        assert f"PID {first.proc.pid}" in lines[0]
+        line = daemon_refusal(env, tmp_path)
+        assert str(first.data_dir.resolve()) in line
+        assert f"PID {first.proc.pid}" in line
         assert time.monotonic() - started < 30
         assert first.proc.poll() is None  # the first one goes on serving
     finally:

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import API_KEY, make_settings
-from tests.servers import REPO
+from tests.servers import REPO, daemon_refusal
 from tftmon.api import create_app
 from tftmon.errors import ConfigError, MalformedBodyError, PayloadTooLargeError, StoreError
 from tftmon.serving.remote_write import RemoteWriteConverter
@@ -470,9 +470,6 @@ def test_held_groups_are_stored_at_shutdown(tmp_path: Path) -> None:
 
 
 def test_the_daemon_cli_refuses_a_bad_mapping_in_one_line(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     path = tmp_path / "mapping.toml"
     path.write_text("[metrics.cpu_pct]\nkind = 'gauge'\n")
     env = {
@@ -481,14 +478,5 @@ def test_the_daemon_cli_refuses_a_bad_mapping_in_one_line(tmp_path: Path) -> Non
         "TFTMON_DATA_DIR": str(tmp_path / "data"),
         "TFTMON_REMOTE_WRITE_MAPPING": str(path),
     }
-    out = subprocess.run(
-        [sys.executable, str(REPO / "tft_inference_daemon.py"), "--port", "1"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-    )
-    assert out.returncode == 2
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and "mapping.toml" in lines[0] and "metrics.cpu_pct" in lines[0]
+    line = daemon_refusal(env, tmp_path)
+    assert "mapping.toml" in line and "metrics.cpu_pct" in line

@@ -11,27 +11,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.store.fleets import open_fleet
 from tftmon.errors import StoreError
-from tftmon.schemas import DEFAULT_PROFILE_RULES, METRICS
+from tftmon.schemas import METRICS
 from tftmon.serving.ingest import FeedOutcome, ingest
 from tftmon.store.fleet import FleetStore
-from tftmon.store.history import HistoryStore
 
 T0 = 1_700_000_100  # s, inside a 5-minute step
 CPU, MEM = METRICS.index("cpu_pct"), METRICS.index("mem_pct")
-
-
-def open_fleet(path: Path) -> FleetStore:
-    fleet = FleetStore(
-        HistoryStore(path, METRICS, 300, synchronous="OFF"),
-        step_seconds=300,
-        encoder_steps=24,
-        raw_samples=16,
-        min_history_steps=3,
-        profile_rules=DEFAULT_PROFILE_RULES,
-    )
-    fleet.open()
-    return fleet
 
 
 def rec(t: float, **metrics: float) -> dict[str, Any]:

@@ -11,32 +11,18 @@ import numpy as np
 import orjson
 import pytest
 
+from tests.store.fleets import open_fleet
 from tftmon.alerting.flow import AlertFlow
 from tftmon.alerting.lifecycle import AlertTracker
 from tftmon.errors import StoreError
 from tftmon.forecast.baseline import BaselineForecaster
-from tftmon.schemas import DEFAULT_PROFILE_RULES, METRICS
+from tftmon.schemas import METRICS
 from tftmon.serving.cycle import InferenceCycle
 from tftmon.serving.instrumentation import DaemonMetrics
-from tftmon.store.fleet import FleetStore, NewSamples
-from tftmon.store.history import HistoryStore
+from tftmon.store.fleet import NewSamples
 
 T0 = 1_700_000_100_000  # ms, inside a 5-minute step
 STEP = 300_000
-
-
-def open_fleet(path: Path, stale_after_s: float | None = 3600.0) -> FleetStore:
-    fleet = FleetStore(
-        HistoryStore(path, METRICS, 300, synchronous="OFF"),
-        step_seconds=300,
-        encoder_steps=24,
-        raw_samples=16,
-        min_history_steps=3,
-        profile_rules=DEFAULT_PROFILE_RULES,
-        stale_after_s=stale_after_s,
-    )
-    fleet.open()
-    return fleet
 
 
 def samples(name: str, first_ms: int, count: int, every_ms: int = STEP) -> NewSamples:
