@@ -120,3 +120,22 @@ def test_a_body_sent_too_slowly_is_cut_off(daemon: DaemonProcess) -> None:
         sock.close()
     with daemon.client() as http:  # the daemon goes on serving
         assert http.get("/status").status_code == 200
+
+
+def test_an_answer_before_the_body_closes_the_connection(daemon: DaemonProcess) -> None:
+    """A request refused before its body came (401 here) gets its answer, then the
+    connection closes: a body sent after it is neither read as a next head nor left
+    holding the connection with no timer running."""
+    sock = _connect(daemon)
+    sock.sendall(b"POST /feed HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n")
+    answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
+    started = time.monotonic()
+    try:
+        sock.sendall(b"0123456789")  # the body, after the answer
+        rest = _read_all(sock)  # until the daemon closes; a timeout fails the test
+    except (BrokenPipeError, ConnectionResetError):
+        rest = b""
+    assert b" 431 " not in rest
+    assert time.monotonic() - started < 5
+    sock.close()

@@ -42,6 +42,7 @@ def limited_protocol(
             super().__init__(*args, **kwargs)
             self._head_bytes = 0
             self._head_done = False
+            self._in_body = False  # the request's head came, its body is still coming
             self._deadline: asyncio.TimerHandle | None = None
 
         def _arm(self, seconds: float, what: str) -> None:
@@ -81,15 +82,24 @@ def limited_protocol(
 
         def on_headers_complete(self) -> None:
             self._head_done = True
+            self._in_body = True
             self._arm(body_timeout_s, f"request body not sent within {body_timeout_s:g} s")
             super().on_headers_complete()
 
         def on_message_complete(self) -> None:
+            self._in_body = False
             self._disarm()
             super().on_message_complete()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
+            if self._in_body and not self.transport.is_closing():
+                # answered before the request's body came in (a 401, 413 or 429 refuses
+                # early): what is left of the body would be read as the next head and no
+                # timer would run; close once the answer is out, as h11 does
+                self._disarm()
+                self.transport.close()
+                return
             self._head_done = False
             self._head_bytes = 0
             if not self.transport.is_closing():
