@@ -13,8 +13,10 @@ from typing import Final
 
 from tftmon.errors import MalformedBodyError
 
-# a string (escapes skipped), a run of openers, a run of closers, or a comma
-_TOKEN: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{]+|[\]}]+|,', re.DOTALL)
+# a string (escapes skipped), a run of openers, a run of closers, a comma, or a quote that
+# opens no whole string: matched alone, so a string that never closes is refused at once
+# (without it, finditer retried from every later quote: quadratic, holding the GIL)
+_TOKEN: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{]+|[\]}]+|,|"', re.DOTALL)
 _SPACE: Final = b" \t\r\n"
 _KEY: Final = re.compile(rb'\s*("[^"\\]*(?:\\.[^"\\]*)*")\s*:', re.DOTALL)
 
@@ -42,6 +44,8 @@ def container_items(body: bytes, start: int = 0, end: int | None = None) -> list
     item_start = start + 1
     for match in _TOKEN.finditer(body, start, end):
         token = match.group()
+        if token == b'"':
+            raise _malformed("a string does not close")
         first = token[0]
         if first in b"[{":
             depth += len(token)
