@@ -480,3 +480,18 @@ def test_the_daemon_cli_refuses_a_bad_mapping_in_one_line(tmp_path: Path) -> Non
     }
     line = daemon_refusal(env, tmp_path)
     assert "mapping.toml" in line and "metrics.cpu_pct" in line
+
+
+def test_a_sample_out_of_time_range_is_dropped_and_blocks_nothing(
+    conv: RemoteWriteConverter,
+) -> None:
+    """A timestamp past what /feed takes (or before 1970) is dropped before it touches the
+    series: it used to raise (a 500 that lost requeued records) and block the series."""
+    conv.requeue([{"server_name": "kept", "cpu_pct": 1.0}])
+    far = [(labels, [(1 << 62, value)]) for labels, [(_, value)] in scrape("web1", T0, 0)]
+    out = run(conv, [*far, (gauge("node_memory_MemTotal_bytes", "web2"), [(-5, 1.0)])])
+    assert out.dropped["out_of_range"] == len(far) - 2 + 1  # the loop devices: excluded first
+    assert out.records == [{"server_name": "kept", "cpu_pct": 1.0}]  # not lost
+    run(conv, scrape("web1", T0, 0))
+    [record] = run(conv, scrape("web1", T0 + 15_000, 1)).records
+    assert record["cpu_pct"] == pytest.approx(25.0)  # the series goes on as before

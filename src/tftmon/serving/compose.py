@@ -69,7 +69,9 @@ def build_daemon(settings: Settings, forecaster: Forecaster | None = None) -> Da
 
     Blocking (stores are restored from disk): call it off the event loop.
     """
-    remote_write = RemoteWriteConverter(load_mapping(settings.remote_write_mapping))
+    remote_write = RemoteWriteConverter(
+        load_mapping(settings.remote_write_mapping), max_future_s=settings.max_future_seconds
+    )
     prepare_data_dir(settings.data_dir, settings.db_path)  # 0700 folder, 0600 files
     history = HistoryStore(
         settings.db_path, METRICS, settings.step_seconds, synchronous=settings.db_synchronous

@@ -104,9 +104,15 @@ class RemoteWriteConverter:
         *,
         max_series: int = 500_000,
         max_hold_s: float = 60.0,
+        max_future_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.mapping = mapping
+        # samples before 1970 or further ahead than /feed takes are dropped before they
+        # touch a series' state (a far-future one would block the series for good)
+        self.max_future_ms = int(max_future_s * 1000)
+        self._wall_clock = wall_clock
         self.max_series = max_series
         self.max_hold_s = max_hold_s
         self._clock = clock
@@ -129,6 +135,7 @@ class RemoteWriteConverter:
         """
         with self._lock:
             now = self._clock()
+            latest_ok = int(self._wall_clock() * 1000) + self.max_future_ms
             out = Conversion(records=self._unstored)
             self._unstored = []
             dropped = out.dropped
@@ -140,7 +147,7 @@ class RemoteWriteConverter:
                 received += len(samples)
                 route = routes.get(key)
                 if route is None:  # a new series: a sweep may need the newest time
-                    if samples and samples[-1][0] > newest:
+                    if samples and newest < samples[-1][0] <= latest_ok:
                         newest = samples[-1][0]
                     self._newest_ts = newest
                     route = self._route(key, now)
@@ -150,6 +157,9 @@ class RemoteWriteConverter:
                 server = route.server
                 touched.add(server)
                 for ts, v in samples:
+                    if not 0 <= ts <= latest_ok:
+                        dropped["out_of_range"] += 1
+                        continue
                     if v - v != 0.0:  # NaN (a staleness marker too) or infinite
                         dropped["not_finite"] += 1
                         if ts > route.ts:
