@@ -495,3 +495,11 @@ def test_a_sample_out_of_time_range_is_dropped_and_blocks_nothing(
     run(conv, scrape("web1", T0, 0))
     [record] = run(conv, scrape("web1", T0 + 15_000, 1)).records
     assert record["cpu_pct"] == pytest.approx(25.0)  # the series goes on as before
+
+
+def test_series_and_samples_per_request_are_capped() -> None:
+    """A small hostile body (two bytes per empty series) cannot make the decoder allocate
+    without bound: past MAX_SAMPLES it is a 413."""
+    assert len(decode_write_request(b"\x0a\x00" * 1000)) == 1000
+    with pytest.raises(PayloadTooLargeError, match="in one request"):
+        decode_write_request(b"\x0a\x00" * 500_001)

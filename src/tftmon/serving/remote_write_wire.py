@@ -28,6 +28,9 @@ Series = tuple[bytes, list[Sample]]  # (the series' label fields as sent, its sa
 _DOUBLE: Final = struct.Struct("<d").unpack_from
 _LABELS_TAG: Final = 0x0A  # TimeSeries.labels: field 1, length-delimited
 _SAMPLES_TAG: Final = 0x12  # TimeSeries.samples: field 2, length-delimited
+# samples one request may hold: 250x Prometheus's largest default batch, and a bound on
+# what a small hostile body (two bytes per empty series) can make the decoder allocate
+MAX_SAMPLES: Final = 500_000
 
 
 class WireError(ValueError):
@@ -147,11 +150,14 @@ def decode_write_request(buf: bytes) -> list[Series]:
 
     Raises:
         MalformedBodyError: the bytes are not a ``WriteRequest``.
+        PayloadTooLargeError: more than ``MAX_SAMPLES`` samples (a series without samples
+            counts as one), whatever the body's size.
     """
     out: list[Series] = []
     append = out.append
     double = _DOUBLE
     stamps: dict[bytes, int] = {}  # the timestamps of one scrape repeat: decode each once
+    total = 0
     p = 0
     n = len(buf)
     try:
@@ -200,6 +206,12 @@ def decode_write_request(buf: bytes) -> list[Series]:
                 p = stop
             if p != end:  # another layout: read the whole series the general way
                 key, samples = _series(buf, start, end)
+            total += len(samples) or 1  # a series without samples counts as one
+            if total > MAX_SAMPLES:
+                raise PayloadTooLargeError(
+                    f"more than {MAX_SAMPLES} samples and series in one request: lower the "
+                    "sender's max_samples_per_send"
+                )
             append((key, samples))
             p = end
         if p != n:
