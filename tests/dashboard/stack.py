@@ -223,7 +223,12 @@ def open_tab(driver: Any, label: str) -> None:
 
 
 def chart_titles(driver: Any) -> list[str]:
-    """Titles of the visible Plotly charts."""
+    """Titles of the visible Plotly charts ([] while Streamlit is redrawing them: an element
+    found a moment ago may be gone; callers poll with ``wait_for``)."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
-    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .gtitle")]
+    try:
+        return [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .gtitle")]
+    except StaleElementReferenceException:
+        return []
