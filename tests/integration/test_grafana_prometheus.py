@@ -86,6 +86,12 @@ def stack(
                 timeout=30,
                 what="Prometheus scraping tftmon's forecasts",
             )
+            # rate() over the dashboard's 30 s window needs two scrapes of each counter
+            wait_for(
+                lambda: bool(_query(prometheus, 'count_over_time(up{job="tftmon"}[30s]) >= 3')),
+                timeout=30,
+                what="three scrapes of tftmon, so rate() has points",
+            )
             yield prometheus, daemon
         finally:
             prometheus.stop()
