@@ -103,6 +103,29 @@ def resolve_device(requested: str) -> str:
     return requested
 
 
+def serving_network(network: Any, meta: ArtifactMeta, device: str) -> Any:
+    """The static-shape ``ServingNetwork`` of a loaded TFT, or None (with a log line) for a
+    network it does not cover, which then serves through its own forward."""
+    from tftmon.forecast.serving_net import ServingNetwork, UnsupportedNetwork
+
+    try:
+        import torch
+
+        network.cpu()  # the folded weights are built on the CPU, then moved with the rest
+        with torch.no_grad():
+            serving = ServingNetwork(
+                network,
+                reals=list(meta.raw["reals"]),
+                dense=list(meta.metrics),
+                binary=[observed_name(m) for m in meta.metrics],
+            )
+    except UnsupportedNetwork as exc:
+        logger.info("model %s served by its own forward: %s", meta.version, exc)
+        network.to(device)
+        return None
+    return serving.eval().to(device)
+
+
 class TFTForecaster:
     """A loaded TFT artifact behind the ``Forecaster`` protocol."""
 
@@ -131,6 +154,7 @@ class TFTForecaster:
         self._mask_cols = [reals.index(observed_name(m)) for m in meta.metrics]
         self._relative_time = reals.index(RELATIVE_TIME) if RELATIVE_TIME in reals else None
         self._profiles = meta.profiles
+        self.serving = serving_network(network, meta, device)
         self._baseline = BaselineForecaster(
             meta.horizon_steps, meta.step_seconds, quantiles=meta.quantiles
         )
@@ -228,7 +252,7 @@ class TFTForecaster:
         h = min(v, self.meta.horizon_steps)  # steps judged after a past origin
         actual = snapshot.values[:, -v:, :][:, :h]
         i50 = int(np.abs(np.asarray(self.meta.quantiles) - 0.5).argmin())
-        tft_past = self.network_forecast(past)
+        tft_past = self.network_forecast(past, steps=h)
         judged = np.asarray([t == "TFT" for t in tft_past.model_type])
         short = {"tft": median_errors(tft_past.quantiles[:, :h, :, i50], actual)}
         short["tft"][~judged] = np.nan
@@ -265,8 +289,13 @@ class TFTForecaster:
                 quantiles[rows] = np.where(mask, other, quantiles[rows])
         return ForecastOutput(quantiles, out.model_type, selected)
 
-    def network_forecast(self, snapshot: WindowSnapshot) -> ForecastOutput:
-        """TFT forecasts for servers with enough history, the baseline for the rest."""
+    def network_forecast(self, snapshot: WindowSnapshot, steps: int | None = None) -> ForecastOutput:
+        """TFT forecasts for servers with enough history, the baseline for the rest.
+
+        ``steps``: only the first ``steps`` of the horizon are wanted (the selection's
+        judge); later steps stay the baseline's. With causal attention the network's
+        first steps do not depend on later ones, so they are the same either way.
+        """
         out = self._baseline.forecast(snapshot)
         quantiles = out.quantiles
         model_type = list(out.model_type)
@@ -276,7 +305,7 @@ class TFTForecaster:
         cols = self.metric_index
         for start in range(0, ready.size, self.chunk_size):
             rows = ready[start : start + self.chunk_size]
-            normalized = self.forward_normalized(snapshot.rows(rows))  # [B, H, Mm, Q]
+            normalized = self.forward_normalized(snapshot.rows(rows), steps)  # [B, H, Mm, Q]
             values = denormalize(np.sort(normalized, axis=-1), self.meta.metrics)
             lower = np.array([METRIC_SPECS[i].lower for i in cols], np.float32)
             upper = np.array(
@@ -286,8 +315,8 @@ class TFTForecaster:
             values = np.clip(values, lower[None, None, :, None], upper[None, None, :, None])
             absent = np.asarray(np.isnan(quantiles[rows][:, :, cols, :]).all(axis=(1, 3)))
             values[np.broadcast_to(absent[:, None, :, None], values.shape)] = np.nan
-            steps = np.arange(quantiles.shape[1])
-            quantiles[np.ix_(rows, steps, np.asarray(cols, np.intp))] = values
+            wanted = np.arange(values.shape[1])
+            quantiles[np.ix_(rows, wanted, np.asarray(cols, np.intp))] = values
             for r in rows.tolist():
                 model_type[r] = "TFT"
         return ForecastOutput(quantiles, model_type)
@@ -376,12 +405,48 @@ class TFTForecaster:
             scales.append(torch.stack([center, scale], dim=1).numpy())
         return scales
 
-    def forward_normalized(self, snapshot: WindowSnapshot) -> npt.NDArray[np.float32]:
-        """Raw network quantiles on the model scale, ``[B, H, Mm, Q]`` (not yet sorted)."""
+    def forward_normalized(
+        self, snapshot: WindowSnapshot, steps: int | None = None
+    ) -> npt.NDArray[np.float32]:
+        """Raw network quantiles on the model scale, ``[B, steps, Mm, Q]`` (not yet sorted).
+
+        Windows holding the full encoder that end at the same bucket go through the
+        serving network (``forecast.serving_net``) in one group per bucket; the rest
+        (servers still warming up) through the network's own forward.
+        """
         import torch
 
+        meta = self.meta
+        causal = bool(self.network.hparams.causal_attention)
+        steps = meta.horizon_steps if steps is None or not causal else steps
+        out = np.empty((len(snapshot), steps, len(meta.metrics), len(meta.quantiles)), np.float32)
+        served = np.zeros(len(snapshot), bool)
         with torch.inference_mode():
-            prediction = self.network(self.inputs(snapshot))["prediction"]
-            stacked = torch.stack(list(prediction), dim=2)  # [B, H, Mm, Q]
-        result: npt.NDArray[np.float32] = stacked.float().cpu().numpy()
-        return result
+            for rows in self._full_groups(snapshot):
+                x = self.inputs(snapshot.rows(rows))
+                enc = x["encoder_cont"]
+                assert self.serving is not None  # _full_groups is empty without it
+                result = self.serving(
+                    enc,
+                    enc[0],
+                    x["decoder_cont"][0, :steps],
+                    x["encoder_cat"][:, 0, 0],
+                    torch.stack(x["target_scale"], dim=1),
+                )
+                out[rows] = result.float().cpu().numpy()
+                served[rows] = True
+            rest = np.flatnonzero(~served)
+            if rest.size:
+                prediction = self.network(self.inputs(snapshot.rows(rest)))["prediction"]
+                stacked = torch.stack(list(prediction), dim=2)[:, :steps]  # [B, H, Mm, Q]
+                out[rest] = stacked.float().cpu().numpy()
+        return out
+
+    def _full_groups(self, snapshot: WindowSnapshot) -> list[npt.NDArray[np.intp]]:
+        """Rows whose windows hold the full encoder, grouped by the bucket they end at."""
+        e = self.meta.encoder_steps
+        if self.serving is None or snapshot.values.shape[1] < e:
+            return []
+        full = np.flatnonzero(snapshot.history_steps >= e)
+        ends = snapshot.end_bucket[full]
+        return [full[ends == end] for end in np.unique(ends).tolist()]
