@@ -10,7 +10,7 @@ import torch
 
 from tests.forecast.test_tft import snapshot_of
 from tests.tiny_model import ENCODER, HORIZON
-from tftmon.forecast.serving_net import ServingNetwork, UnsupportedNetwork
+from tftmon.forecast.serving_net import ServingNetwork, UnsupportedNetworkError
 from tftmon.forecast.tft import TFTForecaster
 from tftmon.training.dataset import BucketedFleet
 from tftmon.windows import WindowSnapshot
@@ -94,5 +94,5 @@ def test_the_shipped_model_is_served_by_the_serving_network() -> None:
 def test_a_network_with_static_reals_is_refused(tiny_model: Path) -> None:
     forecaster = TFTForecaster.load(tiny_model, device="cpu")
     forecaster.network.hparams.static_reals = ["size"]
-    with pytest.raises(UnsupportedNetwork, match="static categorical"):
+    with pytest.raises(UnsupportedNetworkError, match="static categorical"):
         ServingNetwork(forecaster.network, reals=forecaster._reals, dense=[], binary=[])

@@ -33,11 +33,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+from torch.nn import functional as F  # noqa: N812 (torch's own spelling)
 
 
-class UnsupportedNetwork(ValueError):
+class UnsupportedNetworkError(ValueError):
     """The network has a part this forward does not implement (serve it the general way)."""
 
 
@@ -53,22 +53,27 @@ def _gated(mask: torch.Tensor) -> torch.Tensor:
 
 
 def _layer_norm(x: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
-    return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+    out: torch.Tensor = F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+    return out
 
 
 def _grn_with_row_context(grn: Any, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
     """``GatedResidualNetwork`` over ``x [B, T, d]`` with a context that is constant in time
     (``[B, c]``): its projection is computed once per row instead of once per step."""
-    if grn.input_size != grn.output_size and not grn.residual:
-        residual = grn.resample_norm(x)
-    else:
-        residual = x
+    resampled = grn.input_size != grn.output_size and not grn.residual
+    residual = grn.resample_norm(x) if resampled else x
     hidden = grn.fc1(x) + (context @ grn.context.weight.T)[:, None, :]
-    return grn.gate_norm(grn.fc2(F.elu(hidden)), residual)
+    out: torch.Tensor = grn.gate_norm(grn.fc2(F.elu(hidden)), residual)
+    return out
 
 
 class _Attention(nn.Module):
     """``InterpretableMultiHeadAttention`` with its heads batched into one fused attention."""
+
+    q_weight: torch.Tensor
+    q_bias: torch.Tensor
+    k_weight: torch.Tensor
+    k_bias: torch.Tensor
 
     def __init__(self, mha: Any) -> None:
         super().__init__()
@@ -89,11 +94,25 @@ class _Attention(nn.Module):
         heads = F.scaled_dot_product_attention(
             queries.transpose(1, 2), keys.transpose(1, 2), values, attn_mask=~blocked
         )
-        return self.w_h(heads.mean(dim=1))
+        out: torch.Tensor = self.w_h(heads.mean(dim=1))
+        return out
 
 
 class _Stack(nn.Module):
     """The single-variable gated residual networks of some variables, stacked ``[V, ...]``."""
+
+    p: torch.Tensor
+    q: torch.Tensor
+    a: torch.Tensor
+    c: torch.Tensor
+    w2: torch.Tensor
+    b2: torch.Tensor
+    wg: torch.Tensor
+    bg: torch.Tensor
+    sw: torch.Tensor
+    sb: torch.Tensor
+    nw: torch.Tensor
+    nb: torch.Tensor
 
     def __init__(self, vsn: Any, names: Sequence[str]) -> None:
         super().__init__()
@@ -104,7 +123,7 @@ class _Stack(nn.Module):
             pre, grn = vsn.prescalers[name], vsn.single_variable_grns[name]
             resample = getattr(grn, "resample_norm", None)
             if pre.in_features != 1 or resample is None or grn.context_size is not None:
-                raise UnsupportedNetwork(f"variable {name}: not a prescaled real")
+                raise UnsupportedNetworkError(f"variable {name}: not a prescaled real")
             w, b = pre.weight[:, 0], pre.bias
             interp = _interpolation(resample.input_size, resample.output_size)
             gate = _gated(resample.mask) if resample.trainable_add else 1.0
@@ -118,14 +137,14 @@ class _Stack(nn.Module):
             rows["b2"].append(grn.fc2.bias)
             glu, add_norm = grn.gate_norm.glu, grn.gate_norm.add_norm
             if add_norm.trainable_add or add_norm.input_size != add_norm.skip_size:
-                raise UnsupportedNetwork(f"variable {name}: unexpected gate")
+                raise UnsupportedNetworkError(f"variable {name}: unexpected gate")
             rows["wg"].append(glu.fc.weight.T)
             rows["bg"].append(glu.fc.bias)
             rows["nw"].append(add_norm.norm.weight)
             rows["nb"].append(add_norm.norm.bias)
             eps |= {resample.norm.eps, add_norm.norm.eps}
         if len(eps) > 1:
-            raise UnsupportedNetwork("layer norms with different eps")
+            raise UnsupportedNetworkError("layer norms with different eps")
         self.eps = eps.pop() if eps else 1e-5
         self.size = len(names)
         for key, values in rows.items():
@@ -134,8 +153,8 @@ class _Stack(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Outputs ``[V, N, d]`` of the variables' networks for scalar inputs ``x [V, N]``."""
-        p: torch.Tensor = self.p
-        d = self.a.shape[-1]
+        p = self.p
+        d = int(self.a.shape[-1])
         hidden = F.elu(x[:, :, None] * p[:, None, :] + self.q[:, None, :])
         hidden = torch.baddbmm(self.b2[:, None, :], hidden, self.w2)
         gate = F.glu(torch.baddbmm(self.bg[:, None, :], hidden, self.wg), dim=-1)
@@ -152,17 +171,25 @@ class _Selection(nn.Module):
     every server of the batch (``[T, n]``), ``binary`` inputs are 0 or 1 per server and step.
     """
 
+    flag0: torch.Tensor
+    flag_step: torch.Tensor
+    first: torch.Tensor
+    first_bias: torch.Tensor
+    skip: torch.Tensor
+    skip_bias: torch.Tensor
+    to_groups: torch.Tensor
+
     def __init__(
         self, vsn: Any, dense: Sequence[str], shared: Sequence[str], binary: Sequence[str]
     ) -> None:
         super().__init__()
         names = list(vsn.input_sizes)
         if sorted(names) != sorted([*dense, *shared, *binary]) or len(names) < 2:
-            raise UnsupportedNetwork("variable selection over other inputs")
+            raise UnsupportedNetworkError("variable selection over other inputs")
         flat = vsn.flattened_grn
         resample = getattr(flat, "resample_norm", None)
         if resample is None or flat.context_size is None:
-            raise UnsupportedNetwork("selection network without context or resampling")
+            raise UnsupportedNetworkError("selection network without context or resampling")
         self.dense = _Stack(vsn, dense)
         self.shared = _Stack(vsn, shared)
         self.binary = _Stack(vsn, binary)
@@ -248,12 +275,20 @@ class ServingNetwork(nn.Module):
         reals: the order of the continuous inputs (``hparams.x_reals``).
         dense: inputs that vary per server (the targets), as named in ``reals``.
         binary: 0/1 inputs per server (observed flags).
-        codes: number of profile codes (the static categorical's embedding size).
 
     Raises:
-        UnsupportedNetwork: the network has static reals, several static categoricals,
+        UnsupportedNetworkError: the network has static reals, several static categoricals,
             categoricals that vary in time, or inputs of another kind.
     """
+
+    static_selection: torch.Tensor
+    static_hidden: torch.Tensor
+    static_cell: torch.Tensor
+    static_enrichment: torch.Tensor
+    cols_dense: torch.Tensor
+    cols_binary: torch.Tensor
+    cols_shared: torch.Tensor
+    cols_decoder: torch.Tensor
 
     def __init__(
         self,
@@ -272,13 +307,13 @@ class ServingNetwork(nn.Module):
             or list(hp.time_varying_categoricals_decoder)
             or len(hp.x_categoricals) != 1
         ):
-            raise UnsupportedNetwork("only one static categorical and time-varying reals")
+            raise UnsupportedNetworkError("only one static categorical and time-varying reals")
         reals = list(reals)
         encoder = list(network.encoder_variables)
         decoder = list(network.decoder_variables)
         shared = [n for n in encoder if n not in (*dense, *binary)]
         if set(decoder) - set(shared):
-            raise UnsupportedNetwork("decoder inputs that vary per server")
+            raise UnsupportedNetworkError("decoder inputs that vary per server")
         self.encoder_steps = int(hp.max_encoder_length)
         self.encoder_selection = _Selection(
             network.encoder_variable_selection, dense, shared, binary
@@ -377,5 +412,6 @@ class ServingNetwork(nn.Module):
         outputs = [layer(output) for layer in layers]
         scales = [target_scale[:, i] for i in range(len(outputs))]
         if net.n_targets == 1:
-            return net.transform_output(outputs[0], target_scale=scales[0])[:, :, None]
+            single: torch.Tensor = net.transform_output(outputs[0], target_scale=scales[0])
+            return single[:, :, None]
         return torch.stack(list(net.transform_output(outputs, target_scale=scales)), dim=2)

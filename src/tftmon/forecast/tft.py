@@ -106,7 +106,7 @@ def resolve_device(requested: str) -> str:
 def serving_network(network: Any, meta: ArtifactMeta, device: str) -> Any:
     """The static-shape ``ServingNetwork`` of a loaded TFT, or None (with a log line) for a
     network it does not cover, which then serves through its own forward."""
-    from tftmon.forecast.serving_net import ServingNetwork, UnsupportedNetwork
+    from tftmon.forecast.serving_net import ServingNetwork, UnsupportedNetworkError
 
     try:
         import torch
@@ -119,7 +119,7 @@ def serving_network(network: Any, meta: ArtifactMeta, device: str) -> Any:
                 dense=list(meta.metrics),
                 binary=[observed_name(m) for m in meta.metrics],
             )
-    except UnsupportedNetwork as exc:
+    except UnsupportedNetworkError as exc:
         logger.info("model %s served by its own forward: %s", meta.version, exc)
         network.to(device)
         return None
@@ -289,7 +289,9 @@ class TFTForecaster:
                 quantiles[rows] = np.where(mask, other, quantiles[rows])
         return ForecastOutput(quantiles, out.model_type, selected)
 
-    def network_forecast(self, snapshot: WindowSnapshot, steps: int | None = None) -> ForecastOutput:
+    def network_forecast(
+        self, snapshot: WindowSnapshot, steps: int | None = None
+    ) -> ForecastOutput:
         """TFT forecasts for servers with enough history, the baseline for the rest.
 
         ``steps``: only the first ``steps`` of the horizon are wanted (the selection's
