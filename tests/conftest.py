@@ -33,6 +33,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
         if name.startswith("TFTMON_"):
             monkeypatch.delenv(name)
+    # compiling the serving network takes a core for a minute: tests that want it say so
+    monkeypatch.setenv("TFTMON_COMPILE", "off")
     monkeypatch.chdir(tmp_path)
 
 

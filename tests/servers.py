@@ -120,6 +120,7 @@ class DaemonProcess:
     def start(self, timeout: float = 60) -> None:
         env = {
             **os.environ,
+            "TFTMON_COMPILE": "off",  # a test that wants the compiled network sets it
             "TFTMON_API_KEYS": API_KEY,
             "TFTMON_DATA_DIR": str(self.data_dir),
             "TFTMON_INFERENCE_MIN_GAP_S": "0.2",

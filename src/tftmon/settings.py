@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     inference_min_gap_s: float = Field(2.0, ge=0)
     inference_threads: int = Field(2, ge=1, le=256)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # torch.compile of the serving network in the background (forecast.compiled): auto
+    # compiles on CUDA, and on the CPU when a C++ compiler is installed
+    compile: Literal["auto", "on", "off"] = "auto"
+    compile_mode: Literal[
+        "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"
+    ] = "default"
     models_dir: Path = Path("models")
     thresholds_file: Path | None = None
     webhook_url: str | None = None

@@ -23,6 +23,7 @@ def model_info(state: AppState) -> ModelInfo:
         step_seconds=info.step_seconds,
         quantiles=list(info.quantiles),
         note=info.note,
+        serving=getattr(served.forecaster, "serving_state", None),  # TFTs only
         validation=info.validation,
         training_data=info.training_data,
         calibration=_calibration(calibration),

@@ -372,8 +372,19 @@ class ServingNetwork(nn.Module):
             codes: ``[B]`` profile codes.
             target_scale: ``[B, targets, 2]`` centre and scale per target.
         """
-        net = self.network
-        b, e = encoder_cont.shape[0], self.encoder_steps
+        enc, dec, hidden, cell = self.select(encoder_cont, encoder_shared, decoder_shared, codes)
+        encoder_output, decoder_output = self.recur(enc, dec, hidden, cell)
+        return self.fuse(enc, dec, encoder_output, decoder_output, codes, target_scale)
+
+    def select(
+        self,
+        encoder_cont: torch.Tensor,
+        encoder_shared: torch.Tensor,
+        decoder_shared: torch.Tensor,
+        codes: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Variable selection and the LSTMs' initial state (one graph when compiled)."""
+        b = encoder_cont.shape[0]
         horizon = decoder_shared.shape[0]
         enc = self.encoder_selection(
             encoder_cont[..., self.cols_dense],
@@ -387,12 +398,31 @@ class ServingNetwork(nn.Module):
             encoder_cont.new_zeros(b, horizon, 0),
             self.static_selection[codes],
         )
-        state = (
-            self.static_hidden[codes][None].expand(self.layers, -1, -1).contiguous(),
-            self.static_cell[codes][None].expand(self.layers, -1, -1).contiguous(),
-        )
-        encoder_output, state = nn.LSTM.forward(net.lstm_encoder, enc, state)
+        hidden = self.static_hidden[codes][None].expand(self.layers, -1, -1).contiguous()
+        cell = self.static_cell[codes][None].expand(self.layers, -1, -1).contiguous()
+        return enc, dec, hidden, cell
+
+    def recur(
+        self, enc: torch.Tensor, dec: torch.Tensor, hidden: torch.Tensor, cell: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The encoder and decoder LSTMs (cuDNN or oneDNN kernels; never compiled)."""
+        net = self.network
+        encoder_output, state = nn.LSTM.forward(net.lstm_encoder, enc, (hidden, cell))
         decoder_output, _ = nn.LSTM.forward(net.lstm_decoder, dec, state)
+        return encoder_output, decoder_output
+
+    def fuse(
+        self,
+        enc: torch.Tensor,
+        dec: torch.Tensor,
+        encoder_output: torch.Tensor,
+        decoder_output: torch.Tensor,
+        codes: torch.Tensor,
+        target_scale: torch.Tensor,
+    ) -> torch.Tensor:
+        """Gates, static enrichment, attention and outputs (one graph when compiled)."""
+        net = self.network
+        e, horizon = self.encoder_steps, dec.shape[1]
         lstm_encoder = net.post_lstm_add_norm_encoder(
             net.post_lstm_gate_encoder(encoder_output), enc
         )

@@ -155,6 +155,7 @@ class TFTForecaster:
         self._relative_time = reals.index(RELATIVE_TIME) if RELATIVE_TIME in reals else None
         self._profiles = meta.profiles
         self.serving = serving_network(network, meta, device)
+        self.compiled: Any = None  # a forecast.compiled.CompiledServing once started
         self._baseline = BaselineForecaster(
             meta.horizon_steps, meta.step_seconds, quantiles=meta.quantiles
         )
@@ -420,15 +421,17 @@ class TFTForecaster:
 
         meta = self.meta
         causal = bool(self.network.hparams.causal_attention)
-        steps = meta.horizon_steps if steps is None or not causal else steps
+        steps = (
+            meta.horizon_steps if steps is None or not causal else min(steps, meta.horizon_steps)
+        )
         out = np.empty((len(snapshot), steps, len(meta.metrics), len(meta.quantiles)), np.float32)
         served = np.zeros(len(snapshot), bool)
         with torch.inference_mode():
             for rows in self._full_groups(snapshot):
                 x = self.inputs(snapshot.rows(rows))
                 enc = x["encoder_cont"]
-                assert self.serving is not None  # _full_groups is empty without it
-                result = self.serving(
+                serve = self.compiled or self.serving
+                result = serve(
                     enc,
                     enc[0],
                     x["decoder_cont"][0, :steps],
@@ -443,6 +446,46 @@ class TFTForecaster:
                 stacked = torch.stack(list(prediction), dim=2)[:, :steps]  # [B, H, Mm, Q]
                 out[rest] = stacked.float().cpu().numpy()
         return out
+
+    @property
+    def serving_state(self) -> str:
+        """How full windows are served: ``compiled``, ``compiling``, ``eager``, ``failed: …``,
+        or ``general`` (the network's own forward: a network the serving one does not cover)."""
+        if self.serving is None:
+            return "general"
+        return "eager" if self.compiled is None else str(self.compiled.state)
+
+    def start_compile(
+        self, *, mode: str = "default", cache_dir: Path | None = None, sizes: Any = None
+    ) -> None:
+        """Compile the serving network in the background (``forecast.compiled``) for the
+        chunk sizes and horizons the cycle asks for; the eager network serves meanwhile."""
+        if self.serving is None:
+            return
+        import torch
+
+        from tftmon.forecast.compiled import CompiledServing
+
+        meta = self.meta
+        horizons = [meta.horizon_steps]
+        if self.selection_steps > 0 and self.network.hparams.causal_attention:
+            horizons.append(min(self.selection_steps, meta.horizon_steps))
+        self.compiled = CompiledServing(
+            self.serving,
+            sizes=sizes or sorted({min(8, self.chunk_size), self.chunk_size}),
+            horizons=horizons,
+            mode=mode,
+            cache_dir=cache_dir,
+        )
+        n_reals, e = len(self._reals), meta.encoder_steps
+        example = [
+            torch.zeros(1, e, n_reals, device=self.device),
+            torch.zeros(e, n_reals, device=self.device),
+            torch.zeros(meta.horizon_steps, n_reals, device=self.device),
+            torch.zeros(1, dtype=torch.long, device=self.device),
+            torch.ones(1, len(meta.metrics), 2, device=self.device),
+        ]
+        self.compiled.start(example)
 
     def _full_groups(self, snapshot: WindowSnapshot) -> list[npt.NDArray[np.intp]]:
         """Rows whose windows hold the full encoder, grouped by the bucket they end at."""

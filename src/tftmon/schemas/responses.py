@@ -46,6 +46,12 @@ class ModelInfo(BaseModel):
     step_seconds: int
     quantiles: list[float]
     note: str | None = None
+    serving: str | None = Field(
+        None,
+        description="how the TFT's full windows are served: 'compiled', 'compiling' (the "
+        "eager network serves meanwhile), 'eager', 'failed: …' (eager serves) or 'general' "
+        "(the network's own forward)",
+    )
     validation: dict[str, Any] | None = Field(
         None, description="validation scores recorded at training (TFT artifacts)"
     )

@@ -8,6 +8,7 @@ the routes the narrow parts they need (``api.state``); nothing else constructs t
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
 
 from tftmon.alerting.flow import AlertFlow
@@ -149,7 +150,7 @@ def load_model(settings: Settings) -> Forecaster:
     """The TFT named by ``TFTMON_MODEL_VERSION`` or ``models/LATEST``; raises on failure."""
     from tftmon.forecast.tft import TFTForecaster
 
-    return TFTForecaster.load(
+    forecaster = TFTForecaster.load(
         settings.models_dir,
         settings.model_version or None,
         device=settings.device,
@@ -157,6 +158,19 @@ def load_model(settings: Settings) -> Forecaster:
         horizon_steps=settings.horizon_steps,
         selection_steps=settings.selection_steps,
     )
+    if compiles(settings.compile, forecaster.device):
+        forecaster.start_compile(
+            mode=settings.compile_mode, cache_dir=settings.data_dir / "compile-cache"
+        )
+    return forecaster
+
+
+def compiles(setting: str, device: str) -> bool:
+    """Whether ``TFTMON_COMPILE`` asks for a compiled serving network on ``device``: ``auto``
+    compiles on CUDA, and on the CPU where inductor finds a C++ compiler to build with."""
+    if setting != "auto":
+        return setting == "on"
+    return device == "cuda" or any(shutil.which(cc) for cc in ("g++", "c++", "clang++"))
 
 
 def model_source(settings: Settings) -> ModelSource:
