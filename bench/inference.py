@@ -1,15 +1,18 @@
-"""Serving speed of the TFT: our direct batched forward against pytorch-forecasting's path.
+"""Serving speed of the TFT: the serving network, eager and compiled, against the general paths.
 
-For each fleet size the same model (models/LATEST unless --model) and the same windows go
-through (a) ``TFTForecaster.forecast``, the served forecast with the forecast selection
-(the network twice, the damped trend and seasonal naive), (a') the network's direct
-forward alone — tensors built from the windows, chunks of 64, ``torch.inference_mode`` —
-and (b) a DataFrame → ``TimeSeriesDataSet.from_dataset(predict=
-True)`` → ``model.predict()`` on that frame, the way the system this replaces served. Each
-measurement runs in its own process so its peak RSS is its own. Prints medians of
-``--repeats`` runs and the ratio predict()/network.
+For each fleet size the same model (models/LATEST unless --model) and the same windows
+(a day of 5-minute buckets per server) go through ``TFTForecaster.forecast``, the served
+forecast with the forecast selection (the network on the windows now and on the windows
+two hours ago, the damped trend and seasonal naive), by each path of ``one``: the general
+path (the network's own pytorch-forecasting forward, the baseline of this run), the
+serving network eager and compiled (``forecast.serving_net``, ``forecast.compiled``; the
+first compiled process of a run compiles with an empty inductor cache, later ones reuse
+it), the serving network's forward alone, and a DataFrame → ``TimeSeriesDataSet`` →
+``model.predict()``, the way the system this replaces served. Each path runs in its own
+process so its peak RSS is its own; prints medians of ``--repeats`` runs, ratios against
+the general path and predict(), and the stages of one served forecast.
 
-Usage: .venv/bin/python bench/inference.py [--sizes 20 100 1000 10000] [--predict-up-to 1000]
+Usage: .venv/bin/python bench/inference.py [--sizes 20 1000 10000] [--paths eager compiled]
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -95,22 +99,65 @@ def predict_frame(forecaster, snap, names):
     return pd.DataFrame(frame)
 
 
+def stages(forecaster, snap) -> dict:
+    """Seconds of each stage of one served forecast: input tensors, the network on the
+    windows now and on the selection's past windows, and the rest (selection, classical
+    candidates, post-processing)."""
+    from tftmon.forecast.selection import earlier
+
+    out = {}
+    t = time.perf_counter()
+    forecaster.inputs(snap)
+    out["inputs"] = time.perf_counter() - t
+    t = time.perf_counter()
+    forecaster.network_forecast(snap)
+    out["network_now"] = time.perf_counter() - t
+    if forecaster.selection_steps:
+        past = earlier(snap, forecaster.selection_steps)
+        t = time.perf_counter()
+        forecaster.network_forecast(past, steps=forecaster.selection_steps)
+        out["network_past"] = time.perf_counter() - t
+    t = time.perf_counter()
+    forecaster.forecast(snap)
+    out["served"] = time.perf_counter() - t
+    out["rest"] = out["served"] - out["network_now"] - out.get("network_past", 0.0)
+    return out
+
+
 def one(path: str, n_servers: int, model_dir: Path, repeats: int) -> dict:
-    """Time one path in this process; returns medians and peak RSS."""
+    """Time one path in this process; returns medians and peak RSS.
+
+    Paths: ``general`` (the served forecast through the network's own forward, as before
+    the serving network), ``eager`` (the serving network), ``compiled`` (the serving
+    network under ``torch.compile``, timed once compiled), ``network`` (the serving
+    network's forward alone, no selection) and ``predict`` (pytorch-forecasting's predict()).
+    """
     warnings.filterwarnings("ignore")
     from tftmon.training.dataset import time_series_dataset
 
     forecaster, snap, names = windows(n_servers, model_dir)
     meta = forecaster.meta
     times = []
-    if path in ("direct", "network"):
+    extra: dict = {}
+    if path in ("general", "eager", "compiled", "network"):
         if path == "network":  # the network's forward alone, no forecast selection
             forecaster.selection_steps = 0
+        if path == "general":
+            forecaster.serving = None
+        if path == "compiled":
+            started = time.perf_counter()
+            cache = os.environ.get("TFTMON_BENCH_COMPILE_CACHE")
+            forecaster.start_compile(cache_dir=Path(cache) if cache else None)
+            if not forecaster.compiled.wait():
+                raise SystemExit(f"compile failed: {forecaster.serving_state}")
+            extra["compile_s"] = time.perf_counter() - started
         forecaster.forecast(snap)  # warm-up
         for _ in range(repeats):
             t = time.perf_counter()
             forecaster.forecast(snap)
             times.append(time.perf_counter() - t)
+        if path in ("eager", "compiled"):
+            extra["stages"] = stages(forecaster, snap)
     else:
         frame = predict_frame(forecaster, snap, names)
         template = time_series_dataset(
@@ -136,18 +183,26 @@ def one(path: str, n_servers: int, model_dir: Path, repeats: int) -> dict:
         "median_s": statistics.median(times),
         "peak_rss_mb": round(peak),
         "device": forecaster.device,
+        **extra,
     }
+
+
+PATHS = ("general", "eager", "compiled", "network", "predict")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[20, 100, 1000, 10000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[20, 1000, 10000])
     parser.add_argument(
         "--predict-up-to",
         type=int,
-        default=1000,
+        default=20,
         help="skip the predict() path above this size (it is slow)",
     )
+    parser.add_argument(
+        "--general-up-to", type=int, default=1000, help="skip the general path above this size"
+    )
+    parser.add_argument("--paths", nargs="+", choices=PATHS, default=list(PATHS))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--model", type=Path, help="models/<version> (default: models/LATEST)")
     parser.add_argument("--one", nargs=2, metavar=("PATH", "SERVERS"), help=argparse.SUPPRESS)
@@ -157,45 +212,62 @@ def main() -> None:
         print(json.dumps(one(args.one[0], int(args.one[1]), model, args.repeats)))
         return
     print(f"tftmon bench/inference.py: model {model.name}, {os.cpu_count()} CPUs")
+    os.environ["TFTMON_BENCH_COMPILE_CACHE"] = tempfile.mkdtemp(prefix="tftmon-compile-")
     print(
-        f"{'servers':>8s} {'served':>10s} {'network':>10s} {'predict()':>10s} {'ratio':>7s} "
-        f"{'RSS served':>11s} {'RSS predict':>12s}"
+        "served forecast (network now + network on the selection's past windows + selection)"
+        "; ms, median of the repeats; each path in its own process"
     )
+    header = f"{'servers':>8s}" + "".join(f"{p:>11s}" for p in PATHS)
+    print(header + f"{'eager/gen':>10s}{'comp/gen':>9s}{'pred/net':>10s}{'RSS comp':>9s}")
+    rows = {}
     for n in args.sizes:
         row = {}
-        for path in ("direct", "network", "predict"):
-            if path == "predict" and n > args.predict_up_to:
+        for path in args.paths:
+            if (path == "predict" and n > args.predict_up_to) or (
+                path == "general" and n > args.general_up_to
+            ):
                 continue
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--one",
-                    path,
-                    str(n),
-                    "--repeats",
-                    str(args.repeats),
-                    "--model",
-                    str(model),
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
+            command = [sys.executable, __file__, "--one", path, str(n)]
+            command += ["--repeats", str(args.repeats), "--model", str(model)]
+            out = subprocess.run(command, capture_output=True, text=True, check=False)
+            if out.returncode != 0:
+                print(f"  {path} at {n}: failed: {out.stderr.strip().splitlines()[-1:]}")
+                continue
             row[path] = json.loads(out.stdout.strip().splitlines()[-1])
-        d = row["direct"]
-        p = row.get("predict")
-        net = row["network"]
-        ratio = f"{p['median_s'] / net['median_s']:6.1f}x" if p else "      -"
+        rows[n] = row
+
+        def ms(path: str, row: dict = row) -> str:
+            return f"{row[path]['median_s'] * 1000:9.1f}ms" if path in row else f"{'-':>11s}"
+
+        def ratio(a: str, b: str, row: dict = row) -> str:
+            if a in row and b in row:
+                return f"{row[a]['median_s'] / row[b]['median_s']:8.2f}x"
+            return f"{'-':>9s}"
+
+        rss = f"{row['compiled']['peak_rss_mb']:7d}MB" if "compiled" in row else f"{'-':>9s}"
         print(
-            f"{n:8d} {d['median_s'] * 1000:8.1f}ms {net['median_s'] * 1000:8.1f}ms "
-            f"{(p['median_s'] * 1000 if p else float('nan')):8.1f}ms {ratio} "
-            f"{d['peak_rss_mb']:9d}MB {(p['peak_rss_mb'] if p else 0):10d}MB"
+            f"{n:8d}"
+            + "".join(ms(p) for p in PATHS)
+            + f" {ratio('general', 'eager')}{ratio('general', 'compiled')}"
+            + f" {ratio('predict', 'network')}{rss}"
         )
+    print("stages of one served forecast (ms): inputs / network now / network past / rest")
+    for n, row in rows.items():
+        for path in ("eager", "compiled"):
+            if path in row:
+                st = row[path]["stages"]
+                parts = " / ".join(
+                    f"{st.get(k, 0.0) * 1000:.1f}"
+                    for k in ("inputs", "network_now", "network_past", "rest")
+                )
+                compile_s = row[path].get("compile_s")
+                note = f"; compiled in {compile_s:.1f} s" if compile_s else ""
+                print(f"{n:8d} {path:>9s}: {parts}{note}")
+    devices = {r["device"] for row in rows.values() for r in row.values()}
     print(
-        f"device: {d['device']}; medians of {args.repeats} runs; served = network + forecast "
-        f"selection; ratio = predict() / network; predict() skipped above "
-        f"{args.predict_up_to} servers"
+        f"device: {', '.join(sorted(devices))}; eager/gen = general / eager, comp/gen = general "
+        f"/ compiled, pred/net = predict() / network (both the network alone, no selection); "
+        f"RSS = peak of the compiled process"
     )
 
 

@@ -15,7 +15,7 @@ from tests.forecast.test_serving_net import same_end
 from tests.tiny_model import HORIZON
 from tftmon.api import create_app
 from tftmon.forecast.compiled import CompiledServing, padded
-from tftmon.forecast.tft import TFTForecaster
+from tftmon.forecast.tft import TFTForecaster, batch_sizes
 from tftmon.serving.compose import compiles
 from tftmon.training.dataset import BucketedFleet
 
@@ -33,6 +33,12 @@ def test_padding_repeats_a_real_row_and_keeps_shared_inputs() -> None:
     out = padded(args, 5)
     assert out[0].shape == (5, 2) and out[3].tolist() == [0, 1, 2, 0, 0]
     assert out[1].shape == (4,) and out[4].shape == (5, 1, 2)
+
+
+def test_batch_sizes_grow_by_four_up_to_the_chunk() -> None:
+    assert batch_sizes(64) == [8, 32, 64]
+    assert batch_sizes(2048) == [8, 32, 128, 512, 2048]
+    assert batch_sizes(4) == [4]
 
 
 def test_auto_compiles_on_cuda_and_where_a_compiler_is() -> None:

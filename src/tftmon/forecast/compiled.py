@@ -114,6 +114,10 @@ class CompiledServing:
 
     def _build(self, example: list[torch.Tensor]) -> None:
         started = time.perf_counter()
+        graphs = len(self.sizes) * len(self.horizons)
+        dynamo = torch._dynamo.config  # one entry per prepared shape, beyond its default 8
+        limit = "recompile_limit" if hasattr(dynamo, "recompile_limit") else "cache_size_limit"
+        setattr(dynamo, limit, max(getattr(dynamo, limit), graphs + 2))
         try:
             options: dict[str, Any] = {"dynamic": False, "fullgraph": True}
             if self.mode != "default":

@@ -38,6 +38,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from tftmon.forecast.baseline import nan_quantiles
 from tftmon.windows import WindowSnapshot
 
 CANDIDATES: Final = ("tft", "damped_trend", "seasonal_naive")
@@ -104,8 +105,8 @@ def young_cycle(
     oldest = np.take_along_axis(day, np.broadcast_to(start, (day.shape[0], 3, day.shape[2])), 1)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN series
-        q25, q75 = np.nanpercentile(day, [25, 75], axis=1)
-        spread = q75 - q25
+        quartiles = nan_quantiles(day, np.array([0.25, 0.75]))  # [S, M, 2]; NaN-free rows fast
+        spread = quartiles[..., 1] - quartiles[..., 0]
         noise = np.nanmedian(np.abs(np.diff(day, axis=1)), axis=1)
         gap = np.abs(np.nanmean(day[:, -3:], axis=1) - np.nanmean(oldest, axis=1))
         out = (spread >= swing * np.maximum(noise, 1e-9)) & (gap <= closure * spread)
