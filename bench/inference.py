@@ -112,10 +112,12 @@ def stages(forecaster, snap) -> dict:
     t = time.perf_counter()
     forecaster.network_forecast(snap)
     out["network_now"] = time.perf_counter() - t
-    if forecaster.selection_steps:
-        past = earlier(snap, forecaster.selection_steps)
+    v = forecaster.selection_steps
+    if v:  # the judge's forecast from v buckets ago: kept (steady) or computed
+        h = min(v, forecaster.meta.horizon_steps)
+        i50 = list(forecaster.meta.quantiles).index(0.5)
         t = time.perf_counter()
-        forecaster.network_forecast(past, steps=forecaster.selection_steps)
+        forecaster._past_medians(earlier(snap, v), h, i50)
         out["network_past"] = time.perf_counter() - t
     t = time.perf_counter()
     forecaster.forecast(snap)
@@ -129,8 +131,11 @@ def one(path: str, n_servers: int, model_dir: Path, repeats: int) -> dict:
 
     Paths: ``general`` (the served forecast through the network's own forward, as before
     the serving network), ``eager`` (the serving network), ``compiled`` (the serving
-    network under ``torch.compile``, timed once compiled), ``network`` (the serving
-    network's forward alone, no selection) and ``predict`` (pytorch-forecasting's predict()).
+    network under ``torch.compile``, timed once compiled), ``steady`` (compiled, in a
+    running daemon: the forecast of ``selection_steps`` buckets ago was made by that
+    bucket's cycle and is kept, ``forecast.memo``), ``network`` (the serving network's
+    forward alone, no selection) and ``predict`` (pytorch-forecasting's predict()).
+    All but ``steady`` keep nothing between calls.
     """
     warnings.filterwarnings("ignore")
     from tftmon.training.dataset import time_series_dataset
@@ -139,24 +144,30 @@ def one(path: str, n_servers: int, model_dir: Path, repeats: int) -> dict:
     meta = forecaster.meta
     times = []
     extra: dict = {}
-    if path in ("general", "eager", "compiled", "network"):
+    if path in ("general", "eager", "compiled", "steady", "network"):
+        from tftmon.forecast.selection import earlier
+
         if path == "network":  # the network's forward alone, no forecast selection
             forecaster.selection_steps = 0
         if path == "general":
             forecaster.serving = None
-        if path == "compiled":
+        if path != "steady":
+            forecaster.past = None  # nothing kept: every cycle computes the judge's forecast
+        if path in ("compiled", "steady"):
             started = time.perf_counter()
             cache = os.environ.get("TFTMON_BENCH_COMPILE_CACHE")
             forecaster.start_compile(cache_dir=Path(cache) if cache else None)
             if not forecaster.compiled.wait():
                 raise SystemExit(f"compile failed: {forecaster.serving_state}")
             extra["compile_s"] = time.perf_counter() - started
+        if path == "steady":  # the cycle of selection_steps buckets ago
+            forecaster.forecast(earlier(snap, forecaster.selection_steps))
         forecaster.forecast(snap)  # warm-up
         for _ in range(repeats):
             t = time.perf_counter()
             forecaster.forecast(snap)
             times.append(time.perf_counter() - t)
-        if path in ("eager", "compiled"):
+        if path in ("eager", "compiled", "steady"):
             extra["stages"] = stages(forecaster, snap)
     else:
         frame = predict_frame(forecaster, snap, names)
@@ -187,7 +198,7 @@ def one(path: str, n_servers: int, model_dir: Path, repeats: int) -> dict:
     }
 
 
-PATHS = ("general", "eager", "compiled", "network", "predict")
+PATHS = ("general", "eager", "compiled", "steady", "network", "predict")
 
 
 def main() -> None:
@@ -251,9 +262,9 @@ def main() -> None:
             + f" {ratio('general', 'eager')}{ratio('general', 'compiled')}"
             + f" {ratio('predict', 'network')}{rss}"
         )
-    print("stages of one served forecast (ms): inputs / network now / network past / rest")
+    print("stages of one served forecast (ms): inputs / network now / judge's past forecast / rest")
     for n, row in rows.items():
-        for path in ("eager", "compiled"):
+        for path in ("eager", "compiled", "steady"):
             if path in row:
                 st = row[path]["stages"]
                 parts = " / ".join(
@@ -267,7 +278,8 @@ def main() -> None:
     print(
         f"device: {', '.join(sorted(devices))}; eager/gen = general / eager, comp/gen = general "
         f"/ compiled, pred/net = predict() / network (both the network alone, no selection); "
-        f"RSS = peak of the compiled process"
+        f"RSS = peak of the compiled process; steady = compiled, the judge's forecast kept "
+        f"from the cycle that made it"
     )
 
 
