@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,7 +63,18 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         default=1.0,
         help="train on each series' first share only (hold out the rest)",
     )
-    parser.add_argument("--workers", type=int, default=0, help="data-loader processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="data-loader processes (default: 0 on the CPU, up to 8 with a GPU, so the "
+        "GPU does not wait for batches)",
+    )
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        help="Lightning precision: auto (bf16-mixed on a GPU, 32-true otherwise), 32-true, "
+        "bf16-mixed, 16-mixed",
+    )
     parser.add_argument(
         "--max-minutes", type=float, help="stop training after this long (best epoch kept)"
     )
@@ -96,6 +108,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         if args.train_fraction < 1.0:
             fleet = fleet.head(args.train_fraction)
             source_name += f" (first {args.train_fraction:.0%} of each series)"
+        workers, precision = loader_settings(args.accelerator, args.workers, args.precision)
         config = TrainConfig(
             step_seconds=args.step,
             encoder_steps=args.encoder,
@@ -113,7 +126,8 @@ def train_main(argv: Sequence[str] | None = None) -> int:
             accelerator=args.accelerator,
             devices=int(args.devices) if args.devices.isdigit() else args.devices,
             progress=not args.no_progress,
-            num_workers=args.workers,
+            num_workers=workers,
+            precision=precision,
             max_minutes=args.max_minutes,
         )
         result = train(
@@ -136,6 +150,19 @@ def train_main(argv: Sequence[str] | None = None) -> int:
                 f"{score['mae_last_value']:.3f}), 80% coverage {score['coverage_80']:.2f}"
             )
     return 0
+
+
+def loader_settings(accelerator: str, workers: int | None, precision: str) -> tuple[int, str]:
+    """Data-loader processes and precision for ``accelerator``: with a GPU, up to 8 loader
+    processes (one core left) and bf16 mixed precision unless asked otherwise."""
+    import torch
+
+    gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+    if workers is None:
+        workers = min(8, max((os.cpu_count() or 1) - 1, 0)) if gpu else 0
+    if precision == "auto":
+        precision = "bf16-mixed" if gpu else "32-true"
+    return workers, precision
 
 
 def evaluate_main(argv: Sequence[str] | None = None) -> int:

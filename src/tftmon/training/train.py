@@ -51,6 +51,7 @@ class TrainConfig:
     devices: int | str = 1
     progress: bool = True
     num_workers: int = 0  # data-loader processes (a GPU needs several to be kept busy)
+    precision: str = "32-true"  # Lightning precision (tftmon-train: bf16-mixed on a GPU)
     max_minutes: float | None = None  # stop training after this long (best epoch kept)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -174,6 +175,7 @@ def train(
         accelerator=config.accelerator,
         devices=config.devices,
         gradient_clip_val=0.1,
+        precision=config.precision,  # type: ignore[arg-type]
         limit_train_batches=config.limit_train_batches,
         limit_val_batches=config.limit_val_batches,
         callbacks=[EarlyStopping("val_loss", patience=config.patience), best],
@@ -190,7 +192,11 @@ def train(
         len(training),
         config.accelerator,
     )
-    workers = {"num_workers": config.num_workers, "persistent_workers": config.num_workers > 0}
+    workers: dict[str, Any] = {
+        "num_workers": config.num_workers,
+        "persistent_workers": config.num_workers > 0,
+        "pin_memory": trainer.accelerator.__class__.__name__ == "CUDAAccelerator",
+    }
     train_loader = training.to_dataloader(train=True, batch_size=config.batch_size, **workers)
     # a fixed random order: the capped validation batches sample every series, the same
     # windows each epoch
