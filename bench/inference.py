@@ -229,7 +229,7 @@ def main() -> None:
         "; ms, median of the repeats; each path in its own process"
     )
     header = f"{'servers':>8s}" + "".join(f"{p:>11s}" for p in PATHS)
-    print(header + f"{'eager/gen':>10s}{'comp/gen':>9s}{'pred/net':>10s}{'RSS comp':>9s}")
+    print(header + f"{'eager/gen':>10s}{'comp/gen':>9s}{'pred/net':>10s}{'RSS':>9s}")
     rows = {}
     for n in args.sizes:
         row = {}
@@ -255,7 +255,8 @@ def main() -> None:
                 return f"{row[a]['median_s'] / row[b]['median_s']:8.2f}x"
             return f"{'-':>9s}"
 
-        rss = f"{row['compiled']['peak_rss_mb']:7d}MB" if "compiled" in row else f"{'-':>9s}"
+        measured = [row[p] for p in ("compiled", "eager") if p in row]
+        rss = f"{measured[0]['peak_rss_mb']:7d}MB" if measured else f"{'-':>9s}"
         print(
             f"{n:8d}"
             + "".join(ms(p) for p in PATHS)
@@ -278,7 +279,7 @@ def main() -> None:
     print(
         f"device: {', '.join(sorted(devices))}; eager/gen = general / eager, comp/gen = general "
         f"/ compiled, pred/net = predict() / network (both the network alone, no selection); "
-        f"RSS = peak of the compiled process; steady = compiled, the judge's forecast kept "
+        f"RSS = peak of the compiled (else eager) process; steady = compiled, the judge's forecast kept "
         f"from the cycle that made it"
     )
 

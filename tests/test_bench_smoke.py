@@ -20,7 +20,10 @@ def test_bench_ingest_quick() -> None:
 def test_bench_inference_quick() -> None:
     out = run_script(
         "bench/inference.py",
+        # the compiled paths compile for a minute or more on 2 cores: tested on a tiny
+        # model in tests/forecast/test_compiled.py
         *("--sizes", "20", "--predict-up-to", "20", "--repeats", "1"),
+        *("--paths", "general", "eager", "network", "predict"),
         timeout=300,
         check=True,
     )

@@ -70,3 +70,24 @@ def test_a_window_changed_by_late_data_is_forecast_again(
     forecaster.forecast(snap)
     assert forecaster.past.hits == len(snap) - 1
     assert forecaster.past.misses == 1
+
+
+def test_the_judges_classical_medians_are_the_full_forecasts_medians(
+    tiny_fleet: BucketedFleet,
+) -> None:
+    """The shortcuts the selection takes: the seasonal-naive median without its bands, and
+    the damped trend from several origins in one pass."""
+    from tftmon.forecast.baseline import BaselineForecaster
+    from tftmon.forecast.damped import DampedTrendForecaster
+
+    snap = same_end(tiny_fleet)
+    snap.values[0, :30, 1] = np.nan  # first seen after one origin
+    snap.values[1, :, 2] = np.nan  # never seen
+    baseline = BaselineForecaster(12, 300)
+    full = baseline.forecast(snap).quantiles[..., list(baseline.info.quantiles).index(0.5)]
+    np.testing.assert_array_equal(baseline.median(snap), full)
+    damped = DampedTrendForecaster(12, 300)
+    together = damped.forecast_earlier(snap, (24, 40, 0))
+    for dropped, out in zip((24, 40, 0), together, strict=True):
+        alone = damped.forecast(earlier(snap, dropped) if dropped else snap).quantiles
+        np.testing.assert_array_equal(out.quantiles, alone)

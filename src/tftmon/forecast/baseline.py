@@ -95,6 +95,15 @@ class BaselineForecaster(ClassicalForecaster):
         out = point[..., None] + offsets
         return ForecastOutput(clip_to_metric_range(out), ["baseline"] * s)
 
+    def median(self, snapshot: WindowSnapshot) -> npt.NDArray[np.float32]:
+        """The forecast's median ``[S, H, M]`` alone, without measuring the bands: they are
+        centred on the point forecast (``_offsets`` subtracts each anchor's median), so the
+        median is the point forecast, clipped as ``forecast`` clips it."""
+        if 0.5 not in self._info.quantiles:
+            i50 = int(np.abs(np.asarray(self._info.quantiles) - 0.5).argmin())
+            return self.forecast(snapshot).quantiles[..., i50]
+        return clip_to_metric_range(self.point(snapshot)[..., None])[..., 0]
+
     def point(self, snapshot: WindowSnapshot) -> npt.NDArray[np.float32]:
         """The seasonal-naive (or last-value) point forecast alone, ``[S, H, M]``."""
         filled, _ = fill_gaps(snapshot.values)

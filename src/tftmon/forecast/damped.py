@@ -42,23 +42,59 @@ def damped_trend(
     values: npt.NDArray[np.floating], horizon: int, quantiles: tuple[float, ...]
 ) -> npt.NDArray[np.float64]:
     """Quantile forecasts ``[S, H, M, Q]`` from gap-filled windows ``[S, T, M]``."""
+    return damped_trend_ends(values, horizon, quantiles, (values.shape[1],))[0]
+
+
+def damped_trend_ends(
+    values: npt.NDArray[np.floating],
+    horizon: int,
+    quantiles: tuple[float, ...],
+    ends: tuple[int, ...],
+) -> list[npt.NDArray[np.float64]]:
+    """``damped_trend`` of ``values[:, :end]`` for each of ``ends``, in one pass.
+
+    The recursion starts at the window's first step whatever its end, so the windows
+    ending earlier are prefixes of the pass: their states are taken on the way, each with
+    its own fitting span. The same operations in the same order as one call per end.
+    """
     y = np.asarray(values, np.float64)
-    s, t, m = y.shape
     params = np.asarray(GRID)  # [G, 3]
     alpha, beta, phi = (params[:, k][None, None, :] for k in range(3))
     level = np.repeat(y[:, 0, :, None], len(GRID), axis=2)  # [S, M, G]
     trend = np.zeros_like(level)
-    sse = np.zeros_like(level)
-    count = 0
-    fit_from = max(1, t - FIT_STEPS)
-    for k in range(1, t):
+    sse = {end: np.zeros_like(level) for end in ends}
+    count = dict.fromkeys(ends, 0)
+    fit_from = {end: max(1, end - FIT_STEPS) for end in ends}
+    states = {}
+    for k in range(1, max(ends)):
+        if k in sse:
+            states[k] = (level, trend)
         predicted = level + phi * trend
         error = y[:, k, :, None] - predicted
-        if k >= fit_from:
-            sse += error**2
-            count += 1
+        fitting = [end for end in ends if fit_from[end] <= k < end]
+        squared = error**2 if fitting else error
+        for end in fitting:
+            sse[end] += squared
+            count[end] += 1
         level = predicted + alpha * error
         trend = phi * trend + beta * error
+    states[max(ends)] = (level, trend)
+    return [
+        _forecast(*states[end], sse[end], count[end], horizon, quantiles, params) for end in ends
+    ]
+
+
+def _forecast(
+    level: npt.NDArray[np.float64],
+    trend: npt.NDArray[np.float64],
+    sse: npt.NDArray[np.float64],
+    count: int,
+    horizon: int,
+    quantiles: tuple[float, ...],
+    params: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """The forecast of the grid point with the least squared error per series."""
+    s, m = level.shape[:2]
     best = np.argmin(sse, axis=2)  # [S, M]
     pick = best[..., None]
     lv = np.take_along_axis(level, pick, axis=2)[..., 0]
@@ -97,6 +133,21 @@ class DampedTrendForecaster(ClassicalForecaster):
 
     def forecast(self, snapshot: WindowSnapshot) -> ForecastOutput:
         """Forecast every server of ``snapshot`` (NaN for metrics a server never sent)."""
-        filled, _ = fill_gaps(snapshot.values)
-        out = damped_trend(filled, self._info.horizon_steps, self._info.quantiles)
-        return ForecastOutput(clip_to_metric_range(out), ["baseline"] * len(snapshot))
+        return self.forecast_earlier(snapshot, (0,))[0]
+
+    def forecast_earlier(
+        self, snapshot: WindowSnapshot, dropped: tuple[int, ...]
+    ) -> list[ForecastOutput]:
+        """The forecasts of ``selection.earlier(snapshot, d)`` for each ``d`` of ``dropped``
+        (0: the snapshot itself), from one pass over the window (``damped_trend_ends``)."""
+        filled, observed = fill_gaps(snapshot.values)
+        t = filled.shape[1]
+        ends = tuple(t - d for d in dropped)
+        outputs = damped_trend_ends(filled, self._info.horizon_steps, self._info.quantiles, ends)
+        results = []
+        for end, out in zip(ends, outputs, strict=True):
+            # a metric first seen after ``end`` was never seen by the earlier window
+            unseen = np.asarray(~observed[:, :end].any(axis=1))  # [S, M]
+            out[np.broadcast_to(unseen[:, None, :, None], out.shape)] = np.nan
+            results.append(ForecastOutput(clip_to_metric_range(out), ["baseline"] * len(snapshot)))
+        return results

@@ -278,6 +278,11 @@ class TFTForecaster:
         short["tft"][~judged] = np.nan
         long: dict[str, npt.NDArray[np.float64]] = {}
         season = self._baseline.season_steps
+        # the damped trend from each judge's origin and from now, in one pass
+        spans = [span for span in (v, window_extra(v)) if snapshot.values.shape[1] > span]
+        damped = dict(
+            zip([*spans, 0], self._damped.forecast_earlier(snapshot, (*spans, 0)), strict=True)
+        )
         for span, errors in ((v, short), (window_extra(v), long)):
             if snapshot.values.shape[1] <= span:
                 errors.update(damped_trend=np.full_like(short["tft"], np.nan))
@@ -286,9 +291,10 @@ class TFTForecaster:
             before = earlier(snapshot, span)
             h = min(span, self.meta.horizon_steps)
             actual = snapshot.values[:, -span:, :][:, :h]
-            for name, model in (("damped_trend", self._damped), ("seasonal_naive", self._baseline)):
-                medians = model.forecast(before).quantiles[:, :h, :, i50]
-                errors[name] = median_errors(medians, actual)
+            medians = damped[span].quantiles[:, :h, :, i50]
+            errors["damped_trend"] = median_errors(medians, actual)
+            medians = self._baseline.median(before)[:, :h]
+            errors["seasonal_naive"] = median_errors(medians, actual)
             held = snapshot.history_steps >= season + span  # yesterday was there to copy
             errors["seasonal_naive"][~held] = np.nan
         selected = choose(short, long, self.selection_margin)
@@ -300,11 +306,14 @@ class TFTForecaster:
         selected[young & ~beaten & np.isfinite(short["tft"])] = 2
         selected[np.asarray([t != "TFT" for t in out.model_type])] = 0
         quantiles = out.quantiles
-        for k, candidate in ((1, self._damped), (2, self._baseline)):
+        for k in (1, 2):
             use = selected == k
             if use.any():
                 rows = np.flatnonzero(use.any(axis=1))
-                other = candidate.forecast(snapshot.rows(rows)).quantiles
+                if k == 1:
+                    other = damped[0].quantiles[rows]
+                else:
+                    other = self._baseline.forecast(snapshot.rows(rows)).quantiles
                 mask = use[rows][:, None, :, None]
                 quantiles[rows] = np.where(mask, other, quantiles[rows])
         return ForecastOutput(quantiles, out.model_type, selected)
