@@ -103,11 +103,20 @@ def stages(forecaster, snap) -> dict:
     """Seconds of each stage of one served forecast: input tensors, the network on the
     windows now and on the selection's past windows, and the rest (selection, classical
     candidates, post-processing)."""
+    from tftmon.forecast.device_inputs import device_inputs
     from tftmon.forecast.selection import earlier
 
     out = {}
-    t = time.perf_counter()
-    forecaster.inputs(snap)
+    e, h = forecaster.meta.encoder_steps, forecaster.meta.horizon_steps
+    t = time.perf_counter()  # the serving network's inputs, built on its device
+    device_inputs(
+        forecaster.layout,
+        snap.values[:, -e:, :][:, :, forecaster.metric_index],
+        int(snap.end_bucket[0]),
+        forecaster.profile_codes(snap),
+        h,
+        forecaster.device,
+    )
     out["inputs"] = time.perf_counter() - t
     t = time.perf_counter()
     forecaster.network_forecast(snap)
@@ -279,8 +288,8 @@ def main() -> None:
     print(
         f"device: {', '.join(sorted(devices))}; eager/gen = general / eager, comp/gen = general "
         f"/ compiled, pred/net = predict() / network (both the network alone, no selection); "
-        f"RSS = peak of the compiled (else eager) process; steady = compiled, the judge's forecast kept "
-        f"from the cycle that made it"
+        f"RSS = peak of the compiled (else eager) process; steady = compiled, the judge's "
+        f"forecast kept from the cycle that made it"
     )
 
 

@@ -31,6 +31,7 @@ from tftmon.forecast.artifacts import (
 )
 from tftmon.forecast.baseline import SEASON_SLACK, BaselineForecaster
 from tftmon.forecast.damped import DampedTrendForecaster
+from tftmon.forecast.device_inputs import InputLayout, device_inputs
 from tftmon.forecast.features import (
     KNOWN_REALS,
     RELATIVE_TIME,
@@ -164,6 +165,17 @@ class TFTForecaster:
         self._target_cols = [reals.index(m) for m in meta.metrics]
         self._mask_cols = [reals.index(observed_name(m)) for m in meta.metrics]
         self._relative_time = reals.index(RELATIVE_TIME) if RELATIVE_TIME in reals else None
+        self.layout = InputLayout(
+            n_reals=len(reals),
+            metrics=tuple(meta.metrics),
+            target_cols=self._target_cols,
+            mask_cols=self._mask_cols,
+            known_cols=self._known,
+            relative_time=self._relative_time,
+            encoder_steps=meta.encoder_steps,
+            step_seconds=meta.step_seconds,
+            normalizer=meta.target_normalizer,
+        )
         self._profiles = meta.profiles
         self.serving = serving_network(network, meta, device)
         self.compiled: Any = None  # a forecast.compiled.CompiledServing once started
@@ -338,18 +350,24 @@ class TFTForecaster:
             judged[miss] = [t == "TFT" for t in computed.model_type]
         return medians, judged
 
+    def profile_codes(
+        self, snapshot: WindowSnapshot, rows: npt.NDArray[np.intp] | None = None
+    ) -> npt.NDArray[np.int64]:
+        """The profile code of each server (0, the unknown code, without profiles)."""
+        rows = np.arange(len(snapshot)) if rows is None else rows
+        if not snapshot.profiles:
+            return np.zeros(len(rows), np.int64)
+        return np.asarray([self._profiles.get(snapshot.profiles[i], 0) for i in rows], np.int64)
+
     def input_keys(self, snapshot: WindowSnapshot) -> list[bytes]:
         """Digests of what the network reads of each window (``PastForecasts.keys``)."""
         e_max = min(self.meta.encoder_steps, snapshot.values.shape[1])
         window = snapshot.values[:, -e_max:, :][:, :, self.metric_index]
-        codes = np.asarray([self._profiles.get(p, 0) for p in snapshot.profiles], np.int64)
-        if codes.size != len(snapshot):
-            codes = np.zeros(len(snapshot), np.int64)
         return PastForecasts.keys(
             window,
             np.clip(snapshot.history_steps, 1, e_max).astype(np.int64),
             snapshot.end_bucket,
-            codes,
+            self.profile_codes(snapshot),
         )
 
     def network_forecast(
@@ -499,19 +517,19 @@ class TFTForecaster:
         )
         out = np.empty((len(snapshot), steps, len(meta.metrics), len(meta.quantiles)), np.float32)
         served = np.zeros(len(snapshot), bool)
+        e = meta.encoder_steps
         with torch.inference_mode():
             for rows in self._full_groups(snapshot):
-                x = self.inputs(snapshot.rows(rows))
-                enc = x["encoder_cont"]
-                serve = self.compiled or self.serving
-                result = serve(
-                    enc,
-                    enc[0],
-                    x["decoder_cont"][0, :steps],
-                    x["encoder_cat"][:, 0, 0],
-                    torch.stack(x["target_scale"], dim=1),
+                args = device_inputs(
+                    self.layout,
+                    snapshot.values[rows, -e:, :][:, :, self.metric_index],
+                    int(snapshot.end_bucket[rows[0]]),
+                    self.profile_codes(snapshot, rows),
+                    steps,
+                    self.device,
                 )
-                out[rows] = result.float().cpu().numpy()
+                serve = self.compiled or self.serving
+                out[rows] = serve(*args).float().cpu().numpy()
                 served[rows] = True
             rest = np.flatnonzero(~served)
             if rest.size:
