@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,20 @@ def test_chunked_cycle_equals_one_batch(tmp_path: Path) -> None:
 class Broken(BaselineForecaster):
     def forecast(self, snapshot):  # type: ignore[no-untyped-def]
         raise RuntimeError("model exploded")
+
+
+def test_a_cycle_times_each_of_its_stages(tmp_path: Path) -> None:
+    fleet = fleet_with_data(tmp_path)
+    service = InferenceCycle(fleet, BaselineForecaster(96, 300), DaemonMetrics(), chunk_size=3)
+    assert service.last_stages_ms is None
+    started = time.perf_counter()
+    assert service.run_cycle() is not None
+    took_ms = (time.perf_counter() - started) * 1000
+    stages = service.last_stages_ms
+    assert stages is not None
+    assert list(stages) == ["snapshot", "forecast", "risk", "monitor", "document", "exposition"]
+    assert all(v > 0 for v in stages.values()), stages
+    assert sum(stages.values()) <= took_ms  # parts of the cycle, none counted twice
 
 
 def test_failed_cycle_keeps_the_previous_result(tmp_path: Path) -> None:

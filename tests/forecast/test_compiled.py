@@ -10,7 +10,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from tests.conftest import API_KEY, make_settings
+from tests.conftest import API_KEY, hours_ago, make_settings, records
 from tests.forecast.test_serving_net import same_end
 from tests.tiny_model import HORIZON
 from tftmon.api import create_app
@@ -91,7 +91,39 @@ def test_a_failed_compile_leaves_the_eager_network_serving(
 def test_status_says_how_the_network_is_served(tmp_path: Path) -> None:
     models = Path(__file__).resolve().parents[2] / "models"
     app = create_app(make_settings(tmp_path, models_dir=models, device="cpu", compile="off"))
-    with TestClient(app) as client:
-        model = client.get("/status", headers={"X-API-Key": API_KEY}).json()["model"]
-    assert model["model_type"] == "TFT"
-    assert model["serving"] == "eager"
+    with TestClient(app, headers={"X-API-Key": API_KEY}) as client:
+        status = client.get("/status").json()
+        client.post("/feed", json=records(["ppweb001"], hours_ago(1), 12))
+        client.app.state.daemon.cycle.run_cycle()
+        stages = client.get("/status").json()["last_cycle_stages_ms"]
+    assert status["model"]["model_type"] == "TFT"
+    assert status["model"]["serving"] == "eager"
+    assert set(stages) == {"snapshot", "forecast", "risk", "monitor", "document", "exposition"}
+
+
+@pytest.mark.slow
+def test_the_daemon_serves_compiled_by_itself_and_after_a_model_swap(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """TFTMON_COMPILE=on: /status says compiling, then compiled, with the cache in the
+    data dir; a reload compiles the new model while the eager one serves."""
+    from tests.api.test_admin import app_client, two_versions
+    from tests.servers import wait_for
+    from tftmon.forecast.artifacts import set_latest
+
+    models = two_versions(tiny_model, tmp_path)
+    with app_client(tmp_path, models, model_watch=False, compile="on") as client:
+
+        def serving() -> str:
+            return str(client.get("/status").json()["model"]["serving"])
+
+        assert serving() in ("compiling", "compiled")
+        client.post("/feed", json=records(["ppml0001", "ppdb001"], hours_ago(5), 300))
+        wait_for(lambda: serving() == "compiled", timeout=240, what="the compiled network")
+        assert any((tmp_path / "data" / "compile-cache").iterdir())
+        client.app.state.daemon.cycle.run_cycle()
+        assert len(client.get("/predictions/current").json()["predictions"]) == 2
+        set_latest(models, "tiny2")
+        assert client.post("/admin/reload").status_code == 200
+        assert serving() in ("compiling", "compiled")  # the new model's own compile
+        wait_for(lambda: serving() == "compiled", timeout=240, what="the new model compiled")

@@ -32,6 +32,9 @@ class CycleView(Protocol):
     @property
     def last_error(self) -> str | None: ...
 
+    @property
+    def last_stages_ms(self) -> dict[str, float] | None: ...
+
     def delete_server(self, name: str) -> tuple[ServerDeletion, int] | None: ...
 
 

@@ -74,6 +74,7 @@ def status(state: AppState) -> StatusResponse:
         model=model_info(state),
         last_inference_time=latest.time if latest else None,
         last_inference_ms=round(latest.inference_ms, 2) if latest else None,
+        last_cycle_stages_ms=state.cycle.last_stages_ms,
         inference_cycles=state.cycle.cycles,
         last_inference_error=state.cycle.last_error,
         records_ingested=state.fleet.records_total,

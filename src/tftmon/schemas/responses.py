@@ -74,6 +74,12 @@ class StatusResponse(BaseModel):
     model: ModelInfo
     last_inference_time: datetime | None
     last_inference_ms: float | None
+    last_cycle_stages_ms: dict[str, float] | None = Field(
+        None,
+        description="milliseconds of each part of the last cycle: snapshot, forecast, risk, "
+        "monitor (live scoring and drift), document (the predictions JSON and alerts), "
+        "exposition (/metrics)",
+    )
     inference_cycles: int
     last_inference_error: str | None
     records_ingested: int = Field(description="records accepted since the daemon started")

@@ -33,6 +33,9 @@ from tftmon.timefmt import now_z
 
 logger = logging.getLogger(__name__)
 
+# the parts of a cycle timed in ``InferenceCycle.last_stages_ms`` (``/status``)
+STAGES = ("snapshot", "forecast", "risk", "monitor", "document", "exposition")
+
 
 class InferenceCycle:
     """Runs inference cycles over the whole fleet and keeps the latest result.
@@ -76,6 +79,7 @@ class InferenceCycle:
         self.latest: PredictionsCache | None = None
         self.cycles = 0
         self.last_error: str | None = None
+        self.last_stages_ms: dict[str, float] | None = None
         self._monitor_failed = False
         self.exposition = exposition or ExpositionSpec()
         self._omitted = 0
@@ -117,9 +121,12 @@ class InferenceCycle:
     def _cycle(self, started: float) -> tuple[PredictionsCache, list[dict[str, Any]], set[str]]:
         """One cycle's cache, its alert candidates (``serving.document._alert``) and the
         stale servers."""
+        stages = dict.fromkeys(STAGES, 0.0)
         snap = self.fleet.snapshot()
         self.metrics.servers_stale.set(len(snap.stale))
         windows = snap.windows
+        mark = time.perf_counter()
+        stages["snapshot"] = mark - started
         self._monitor(self.monitor.score, windows)
         served = self.models.served  # one model for the whole cycle, swaps wait for the lock
         forecaster, info = served.forecaster, served.forecaster.info
@@ -138,7 +145,10 @@ class InferenceCycle:
             stop = start + self.chunk_size
             part = windows.part(start, stop)
             began = time.perf_counter()
+            stages["monitor"] += began - mark
             output = forecaster.forecast(part)
+            forecast_end = time.perf_counter()
+            stages["forecast"] += forecast_end - began
             risk = assess(
                 output.quantiles,
                 info.quantiles,
@@ -150,8 +160,12 @@ class InferenceCycle:
                 self.policy,
                 output.selected,
             )
-            forecast_s += time.perf_counter() - began
+            mark = time.perf_counter()
+            forecast_s += mark - began
+            stages["risk"] += mark - forecast_end
             self._monitor(self.monitor.record, part, output.quantiles, output.model_type)
+            began = time.perf_counter()
+            stages["monitor"] += began - mark
             chunk = ChunkInput(
                 snap.names[start:stop],
                 snap.profiles[start:stop],
@@ -163,6 +177,8 @@ class InferenceCycle:
                 self.policy,
             )
             exposition.add(chunk)
+            mark = time.perf_counter()
+            stages["exposition"] += mark - began
             for name, entry, server_alerts in server_entries(
                 chunk, info, self.fleet.min_history_steps
             ):
@@ -173,7 +189,12 @@ class InferenceCycle:
             p8h.append(risk.incident_probability_8h)
             for model_type in output.model_type:
                 counts[model_type] = counts.get(model_type, 0) + 1
+            began = time.perf_counter()
+            stages["document"] += began - mark
+            mark = began
         self._monitor(self.monitor.refresh, windows, snap.profiles, snap.names)
+        began = time.perf_counter()
+        stages["monitor"] += began - mark
         now = datetime.now(UTC)
         rest = fleet_document(
             np.concatenate(levels) if levels else np.zeros(0, np.int64),
@@ -187,10 +208,15 @@ class InferenceCycle:
         )
         for model_type in {"TFT", "baseline", *counts}:
             self.metrics.servers_served.labels(model_type).set(counts.get(model_type, 0))
+        mark = time.perf_counter()
+        stages["document"] += mark - began
         text = exposition.render()
         self._omitted = exposition.omitted
         self.metrics.metrics_servers_omitted.set(exposition.omitted)
-        took_ms = (time.perf_counter() - started) * 1000
+        ended = time.perf_counter()
+        stages["exposition"] += ended - mark
+        took_ms = (ended - started) * 1000
+        self.last_stages_ms = {k: round(v * 1000, 2) for k, v in stages.items()}
         return writer.finish(rest, now, took_ms, text), alerts, set(snap.stale)
 
     def _monitor(self, step: Callable[..., None], *args: Any) -> None:
