@@ -1,16 +1,17 @@
 """Serving speed of the TFT: the serving network, eager and compiled, against the general paths.
 
 For each fleet size the same model (models/LATEST unless --model) and the same windows
-(a day of 5-minute buckets per server) go through ``TFTForecaster.forecast``, the served
-forecast with the forecast selection (the network on the windows now and on the windows
-two hours ago, the damped trend and seasonal naive), by each path of ``one``: the general
-path (the network's own pytorch-forecasting forward, the baseline of this run), the
-serving network eager and compiled (``forecast.serving_net``, ``forecast.compiled``; the
-first compiled process of a run compiles with an empty inductor cache, later ones reuse
-it), the serving network's forward alone, and a DataFrame → ``TimeSeriesDataSet`` →
-``model.predict()``, the way the system this replaces served. Each path runs in its own
-process so its peak RSS is its own; prints medians of ``--repeats`` runs, ratios against
-the general path and predict(), and the stages of one served forecast.
+(a day of 5-minute buckets per server) go through ``TFTForecaster.forecast`` in the
+inference cycle's chunks of 512 servers: the served forecast with the forecast selection
+(the network on the windows now and on the windows two hours ago, the damped trend and
+seasonal naive), by each path of ``one``: the general path (the network's own
+pytorch-forecasting forward, the baseline of this run), the serving network eager and
+compiled (``forecast.serving_net``, ``forecast.compiled``; the first compiled process of
+a run compiles with an empty inductor cache, later ones reuse it), the serving network's
+forward alone, and a DataFrame → ``TimeSeriesDataSet`` → ``model.predict()``, the way the
+system this replaces served. Each path runs in its own process so its peak RSS is its
+own; prints medians of ``--repeats`` runs, ratios against the general path and
+predict(), and the stages of one served forecast.
 
 Usage: .venv/bin/python bench/inference.py [--sizes 20 1000 10000] [--paths eager compiled]
 """
@@ -99,6 +100,14 @@ def predict_frame(forecaster, snap, names):
     return pd.DataFrame(frame)
 
 
+def served(forecaster, snap) -> None:
+    """The served forecast of every server, in the inference cycle's chunks of servers."""
+    from tftmon.serving.cycle import CHUNK_SIZE
+
+    for start in range(0, len(snap), CHUNK_SIZE):
+        forecaster.forecast(snap.part(start, start + CHUNK_SIZE))
+
+
 def stages(forecaster, snap) -> dict:
     """Seconds of each stage of one served forecast: input tensors, the network on the
     windows now and on the selection's past windows, and the rest (selection, classical
@@ -129,7 +138,7 @@ def stages(forecaster, snap) -> dict:
         forecaster._past_medians(earlier(snap, v), h, i50)
         out["network_past"] = time.perf_counter() - t
     t = time.perf_counter()
-    forecaster.forecast(snap)
+    served(forecaster, snap)
     out["served"] = time.perf_counter() - t
     out["rest"] = out["served"] - out["network_now"] - out.get("network_past", 0.0)
     return out
@@ -170,11 +179,11 @@ def one(path: str, n_servers: int, model_dir: Path, repeats: int) -> dict:
                 raise SystemExit(f"compile failed: {forecaster.serving_state}")
             extra["compile_s"] = time.perf_counter() - started
         if path == "steady":  # the cycle of selection_steps buckets ago
-            forecaster.forecast(earlier(snap, forecaster.selection_steps))
-        forecaster.forecast(snap)  # warm-up
+            served(forecaster, earlier(snap, forecaster.selection_steps))
+        served(forecaster, snap)  # warm-up
         for _ in range(repeats):
             t = time.perf_counter()
-            forecaster.forecast(snap)
+            served(forecaster, snap)
             times.append(time.perf_counter() - t)
         if path in ("eager", "compiled", "steady"):
             extra["stages"] = stages(forecaster, snap)

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from tftmon.timefmt import now_z
 
 logger = logging.getLogger(__name__)
 
+CHUNK_SIZE: Final = 512  # servers per forecast call: bounds the cycle's intermediate arrays
 # the parts of a cycle timed in ``InferenceCycle.last_stages_ms`` (``/status``)
 STAGES = ("snapshot", "forecast", "risk", "monitor", "document", "exposition")
 
@@ -59,7 +60,7 @@ class InferenceCycle:
         *,
         thresholds: Thresholds | None = None,
         policy: AlertPolicy | None = None,
-        chunk_size: int = 512,
+        chunk_size: int = CHUNK_SIZE,
         alerts: AlertFlow | None = None,
         monitor: DriftMonitor | None = None,
         exposition: ExpositionSpec | None = None,
