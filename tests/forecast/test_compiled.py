@@ -15,7 +15,8 @@ from tests.forecast.test_serving_net import same_end
 from tests.tiny_model import HORIZON
 from tftmon.api import create_app
 from tftmon.forecast.compiled import CompiledServing, padded
-from tftmon.forecast.tft import TFTForecaster, batch_sizes
+from tftmon.forecast.network import batch_sizes
+from tftmon.forecast.tft import TFTForecaster
 from tftmon.serving.compose import compiles
 from tftmon.training.dataset import BucketedFleet
 

@@ -10,7 +10,8 @@ import torch
 
 from tests.forecast.test_tft import snapshot_of
 from tests.tiny_model import ENCODER, HORIZON
-from tftmon.forecast.serving_net import ServingNetwork, UnsupportedNetworkError
+from tftmon.forecast.serving_net import ServingNetwork
+from tftmon.forecast.serving_selection import UnsupportedNetworkError
 from tftmon.forecast.tft import TFTForecaster
 from tftmon.training.dataset import BucketedFleet
 from tftmon.windows import WindowSnapshot

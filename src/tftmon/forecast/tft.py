@@ -13,35 +13,27 @@ model was not trained on, are forecast by the baseline and labelled so.
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from tftmon.forecast import ForecasterInfo, ForecastOutput
-from tftmon.forecast.artifacts import (
-    ArtifactError,
-    ArtifactMeta,
-    latest_version,
-    load_weights,
-    read_metadata,
-)
+from tftmon.forecast.artifacts import ArtifactError, ArtifactMeta, latest_version
 from tftmon.forecast.baseline import SEASON_SLACK, BaselineForecaster
 from tftmon.forecast.damped import DampedTrendForecaster
 from tftmon.forecast.device_inputs import InputLayout, device_inputs
 from tftmon.forecast.features import (
     KNOWN_REALS,
     RELATIVE_TIME,
-    SCALE_FLOOR,
     denormalize,
-    model_inputs,
     observed_name,
-    time_features,
 )
+from tftmon.forecast.general_inputs import general_inputs
 from tftmon.forecast.memo import PastForecasts
+from tftmon.forecast.network import GPU_CHUNK, batch_sizes, load_network, serving_network
 from tftmon.forecast.selection import (
     DEFAULT_MARGIN,
     DEFAULT_STEPS,
@@ -55,87 +47,6 @@ from tftmon.schemas import METRIC_SPECS, METRICS
 from tftmon.windows import WindowSnapshot
 
 logger = logging.getLogger(__name__)
-
-
-TARGET_NORMALIZERS: Final = ("last", "encoder", "identity")
-GPU_CHUNK: Final = 2048  # servers per forward on CUDA (not measured: no GPU was at hand)
-
-
-def target_normalizers(kind: str, count: int) -> list[Any]:
-    """pytorch-forecasting normalizers of the targets: ``last``, ``encoder`` or ``identity``."""
-    from pytorch_forecasting.data import EncoderNormalizer, TorchNormalizer
-
-    if kind == "last":
-        from tftmon.forecast.scaling import LastValueNormalizer
-
-        return [LastValueNormalizer(method="standard") for _ in range(count)]
-    if kind == "encoder":
-        return [EncoderNormalizer(method="standard") for _ in range(count)]
-    if kind == "identity":
-        return [TorchNormalizer(method="identity") for _ in range(count)]
-    raise ArtifactError(f"unknown target normalizer {kind!r}")
-
-
-def build_network(meta: ArtifactMeta) -> Any:
-    """A TFT with the artifact's architecture (random weights)."""
-    from pytorch_forecasting import TemporalFusionTransformer
-    from pytorch_forecasting.data import MultiNormalizer
-    from pytorch_forecasting.metrics import MultiLoss, QuantileLoss
-
-    hparams = meta.hparams
-    hparams["embedding_sizes"] = {k: tuple(v) for k, v in hparams["embedding_sizes"].items()}
-    n = len(meta.metrics)
-    with warnings.catch_warnings():
-        # Lightning's notes about nn.Module hyperparameters concern checkpoints we never write
-        warnings.filterwarnings("ignore", message=r"Attribute '(loss|logging_metrics)'")
-        return TemporalFusionTransformer(
-            **hparams,
-            loss=MultiLoss([QuantileLoss(list(meta.quantiles)) for _ in range(n)]),
-            output_transformer=MultiNormalizer(target_normalizers(meta.target_normalizer, n)),
-        )
-
-
-def resolve_device(requested: str) -> str:
-    """``auto`` → ``cuda`` when a GPU is usable, else ``cpu``."""
-    import torch
-
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise ArtifactError("TFTMON_DEVICE=cuda but no CUDA device is available")
-    return requested
-
-
-def serving_network(network: Any, meta: ArtifactMeta, device: str) -> Any:
-    """The static-shape ``ServingNetwork`` of a loaded TFT, or None (with a log line) for a
-    network it does not cover, which then serves through its own forward."""
-    from tftmon.forecast.serving_net import ServingNetwork, UnsupportedNetworkError
-
-    try:
-        import torch
-
-        network.cpu()  # the folded weights are built on the CPU, then moved with the rest
-        with torch.no_grad():
-            serving = ServingNetwork(
-                network,
-                reals=list(meta.raw["reals"]),
-                dense=list(meta.metrics),
-                binary=[observed_name(m) for m in meta.metrics],
-            )
-    except UnsupportedNetworkError as exc:
-        logger.info("model %s served by its own forward: %s", meta.version, exc)
-        network.to(device)
-        return None
-    return serving.eval().to(device)
-
-
-def batch_sizes(chunk: int) -> list[int]:
-    """Padded batch sizes to compile for: 8, then ×4 up to ``chunk`` (a batch pads by less
-    than 4×; each size is one compile of each graph per horizon)."""
-    sizes = [min(8, chunk)]
-    while sizes[-1] * 4 < chunk:
-        sizes.append(sizes[-1] * 4)
-    return sorted({*sizes, chunk})
 
 
 class TFTForecaster:
@@ -227,32 +138,7 @@ class TFTForecaster:
         version = version or latest_version(models_dir)
         if version is None:
             raise ArtifactError("no model: the models folder has no LATEST")
-        meta = read_metadata(models_dir, version)
-        unknown = set(meta.metrics) - set(METRICS)
-        if unknown:
-            raise ArtifactError(f"model {version} forecasts unknown metrics {sorted(unknown)}")
-        needed = [*KNOWN_REALS, *meta.metrics, *map(observed_name, meta.metrics)]
-        absent = [name for name in needed if name not in meta.raw["reals"]]
-        if absent:
-            raise ArtifactError(f"model {version}: reals lack {absent}")
-        if step_seconds is not None and meta.step_seconds != step_seconds:
-            raise ArtifactError(
-                f"model {version} uses {meta.step_seconds}-s steps, the daemon "
-                f"{step_seconds}-s steps (TFTMON_STEP_SECONDS)"
-            )
-        resolved = resolve_device(device)
-        try:
-            network = build_network(meta)
-        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
-            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            raise ArtifactError(f"model {version}: hparams do not build a TFT ({reason})") from exc
-        state = load_weights(models_dir, version, network.state_dict())
-        try:
-            network.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ArtifactError(f"model {version}: weights do not load ({reason})") from exc
-        network.eval().to(resolved)
+        meta, network, resolved = load_network(models_dir, version, device, step_seconds)
         forecaster = cls(
             meta,
             network,
@@ -416,88 +302,10 @@ class TFTForecaster:
         return ForecastOutput(quantiles, model_type)
 
     def inputs(self, snapshot: WindowSnapshot) -> dict[str, Any]:
-        """The network's input tensors for a snapshot, as its own DataLoader would build them."""
-        import torch
-
-        meta = self.meta
-        e_max = min(meta.encoder_steps, snapshot.values.shape[1])
-        horizon = meta.horizon_steps
-        b = len(snapshot)
-        enc_len = np.clip(snapshot.history_steps, 1, e_max).astype(np.int64)
-        window = snapshot.values[:, -e_max:, :][:, :, self.metric_index]
-        targets, observed, _ = model_inputs(window, meta.metrics)  # [B, E, Mm]
-        width = int(enc_len.max())
-        t = np.arange(width)
-        src = np.clip(e_max - enc_len[:, None] + t[None, :], 0, e_max - 1)  # left-aligned
-        valid = t[None, :] < enc_len[:, None]
-        n_reals = len(self._reals)
-        enc = np.zeros((b, width, n_reals), np.float32)
-        enc[:, :, self._target_cols] = np.take_along_axis(targets, src[:, :, None], axis=1)
-        enc[:, :, self._mask_cols] = np.take_along_axis(observed, src[:, :, None], axis=1)
-        first_bucket = snapshot.end_bucket - enc_len + 1
-        enc_times = (first_bucket[:, None] + t[None, :]) * meta.step_seconds
-        enc[:, :, self._known] = time_features(enc_times)
-        dec = np.zeros((b, horizon, n_reals), np.float32)
-        if self._relative_time is not None:  # steps from the origin / max encoder length
-            enc[:, :, self._relative_time] = (t[None, :] - enc_len[:, None]) / meta.encoder_steps
-            dec[:, :, self._relative_time] = np.arange(horizon)[None, :] / meta.encoder_steps
-        enc[~valid] = 0.0  # padding, as pad_sequence leaves it
-        dec_times = (
-            snapshot.end_bucket[:, None] + 1 + np.arange(horizon)[None, :]
-        ) * meta.step_seconds
-        dec[:, :, self._known] = time_features(dec_times)
-        codes = np.asarray(
-            [self._profiles.get(p, 0) for p in snapshot.profiles] or [0] * b,
-            np.int64,
-        )
-        device = self.device
-        target_scale = self._standardise(enc, enc_len)
-        return {
-            "encoder_cont": torch.from_numpy(enc).to(device),
-            "decoder_cont": torch.from_numpy(dec).to(device),
-            "encoder_cat": torch.from_numpy(np.where(valid, codes[:, None], 0)[:, :, None]).to(
-                device
-            ),
-            "decoder_cat": torch.from_numpy(np.repeat(codes[:, None, None], horizon, 1)).to(device),
-            "encoder_lengths": torch.from_numpy(enc_len).to(device),
-            "decoder_lengths": torch.full((b,), horizon, dtype=torch.long, device=device),
-            "target_scale": [torch.from_numpy(s).to(device) for s in target_scale],
-        }
-
-    def _standardise(
-        self, enc: npt.NDArray[np.float32], enc_len: npt.NDArray[np.int64]
-    ) -> list[npt.NDArray[np.float32]]:
-        """Per-window target scaling, in place; returns ``[center, scale]`` per target.
-
-        ``encoder``: the mean and the (unbiased) standard deviation of each target over its
-        encoder part plus float32 epsilon, as ``EncoderNormalizer`` computes them; ``last``:
-        the newest encoder value and that standard deviation, at least ``SCALE_FLOOR``
-        (``LastValueNormalizer``).
-        """
-        import torch
-
-        b = enc.shape[0]
-        kind = self.meta.target_normalizer
-        if kind not in ("encoder", "last"):
-            return [np.tile(np.array([[0.0, 1.0]], np.float32), (b, 1)) for _ in self.meta.metrics]
-        eps = torch.finfo(torch.float32).eps
-        scales = []
-        for col in self._target_cols:
-            y = torch.from_numpy(np.ascontiguousarray(enc[:, :, col]))
-            center = torch.empty(b)
-            scale = torch.empty(b)
-            for length in np.unique(enc_len).tolist():  # torch.mean/std over each length
-                rows = torch.from_numpy(np.flatnonzero(enc_len == length))
-                part = y[rows, :length]
-                center[rows] = part[:, -1] if kind == "last" else part.mean(dim=-1)
-                scale[rows] = part.std(dim=-1) + eps
-            if kind == "last":
-                scale = torch.clamp(scale, min=SCALE_FLOOR)
-            valid = torch.arange(y.shape[1])[None, :] < torch.from_numpy(enc_len)[:, None]
-            y = torch.where(valid, (y - center[:, None]) / scale[:, None], torch.zeros(()))
-            enc[:, :, col] = y.numpy()
-            scales.append(torch.stack([center, scale], dim=1).numpy())
-        return scales
+        """The general network's input tensors (``forecast.general_inputs``)."""
+        codes = self.profile_codes(snapshot)
+        horizon = self.meta.horizon_steps
+        return general_inputs(self.layout, snapshot, self.metric_index, codes, horizon, self.device)
 
     def forward_normalized(
         self, snapshot: WindowSnapshot, steps: int | None = None

@@ -181,7 +181,7 @@ def time_series_dataset(
     from pytorch_forecasting import TimeSeriesDataSet
     from pytorch_forecasting.data import MultiNormalizer, NaNLabelEncoder
 
-    from tftmon.forecast.tft import target_normalizers
+    from tftmon.forecast.network import target_normalizers
 
     unknown = [*metrics, *(observed_name(m) for m in metrics)]
     profile_encoder = NaNLabelEncoder(add_nan=True)

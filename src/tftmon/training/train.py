@@ -257,7 +257,7 @@ def _warm_model(
     warm: WarmStart, training: Any, metrics: tuple[str, ...], config: TrainConfig
 ) -> Any:
     """The served network with its weights, ready to train further at ``config``'s rate."""
-    from tftmon.forecast.tft import build_network
+    from tftmon.forecast.network import build_network
 
     meta = warm.meta
     if tuple(meta.metrics) != tuple(metrics):
