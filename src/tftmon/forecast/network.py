@@ -16,7 +16,6 @@ from typing import Any, Final
 from tftmon.forecast.artifacts import (
     ArtifactError,
     ArtifactMeta,
-    latest_version,
     load_weights,
     read_metadata,
 )
@@ -108,18 +107,15 @@ def batch_sizes(chunk: int) -> list[int]:
 
 
 def load_network(
-    models_dir: Path, version: str | None, device: str, step_seconds: int | None
+    models_dir: Path, version: str, device: str, step_seconds: int | None
 ) -> tuple[ArtifactMeta, Any, str]:
-    """``(meta, network, device)`` of ``models_dir/<version>`` (default: ``LATEST``'s), the
-    network in eval mode on the resolved device.
+    """``(meta, network, device)`` of ``models_dir/<version>``, the network in eval mode on
+    the resolved device (``TFTForecaster.load`` resolves ``LATEST``).
 
     Raises:
-        ArtifactError: no artifact, a malformed one, or one that does not fit the
-            daemon's settings or this code.
+        ArtifactError: a malformed artifact, or one that does not fit the daemon's settings
+            or this code.
     """
-    version = version or latest_version(models_dir)
-    if version is None:
-        raise ArtifactError("no model: the models folder has no LATEST")
     meta = read_metadata(models_dir, version)
     unknown = set(meta.metrics) - set(METRICS)
     if unknown:
