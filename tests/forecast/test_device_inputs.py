@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -55,4 +53,3 @@ def test_device_inputs_equal_the_general_inputs(
     np.testing.assert_allclose(dec_shared[:, shared], general["decoder_cont"][0][:, shared])
     assert codes.tolist() == general["encoder_cat"][:, 0, 0].tolist()
     np.testing.assert_allclose(scale, torch.stack(general["target_scale"], dim=1), atol=1e-6)
-    assert Path(request.getfixturevalue(fixture)).exists()

@@ -92,7 +92,6 @@ class CompiledServing:
         self.seconds: float | None = None
         self._compiled: Callable[..., torch.Tensor] | None = None
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
 
     def start(self, example: Sequence[torch.Tensor]) -> None:
         """Compile in a background thread from ``example`` arguments (one server's)."""
@@ -136,8 +135,7 @@ class CompiledServing:
             logger.warning("torch.compile of the serving network failed, eager serves: %s", exc)
             return
         self.seconds = time.perf_counter() - started
-        with self._lock:
-            self._compiled = compiled
+        self._compiled = compiled  # one reference swap; __call__ reads it once
         self.state = "compiled"
         logger.info(
             "serving network compiled in %.1f s (sizes %s, horizons %s, mode %s)",
